@@ -1,0 +1,66 @@
+"""Strict, unpadded base64url: the only alphabet tokens travel in.
+
+Decoding refuses padding, characters outside ``[A-Za-z0-9_-]``, impossible
+lengths and non-canonical final bits, so one byte string has exactly one
+encoding. Uses pybase64 (SIMD) when installed, with the same strict checks.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from typing import Final
+
+__all__ = ["decode", "encode"]
+
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_VALID: Final = re.compile(r"[A-Za-z0-9_-]*").fullmatch
+_TO_STD: Final = str.maketrans("-_", "+/")
+_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+_PAD: Final = ("", "", "==", "=")
+# For a final quantum of 2 (3) characters, the low 4 (2) bits of the last one
+# carry no data and must be zero for the encoding to be canonical.
+_SPARE_BITS: Final = (0, 0, 0x0F, 0x03)
+_INDEX: Final = {c: i for i, c in enumerate(_ALPHABET)}
+
+try:  # pragma: no cover - depends on the optional [speed] extra
+    import pybase64 as _pyb64
+
+    def _raw_decode(text: str) -> bytes:
+        return _pyb64.b64decode(text, altchars=b"-_", validate=True)
+
+    def _raw_encode(data: bytes) -> bytes:
+        return _pyb64.b64encode(data, altchars=b"-_")
+
+    _PYBASE64_MIN: Final = 512
+except ImportError:  # pragma: no cover
+    _pyb64 = None
+    _PYBASE64_MIN = 1 << 62
+
+
+def encode(data: bytes) -> str:
+    """Encode bytes as unpadded base64url text."""
+    if len(data) >= _PYBASE64_MIN:
+        return _raw_encode(data).rstrip(b"=").decode("ascii")
+    return (
+        binascii.b2a_base64(data, newline=False)
+        .rstrip(b"=")
+        .translate(_TO_URL)
+        .decode("ascii")
+    )
+
+
+def decode(text: str) -> bytes:
+    """Decode unpadded base64url text strictly.
+
+    Raises:
+        ValueError: for any text that is not the canonical encoding of some bytes.
+    """
+    rem = len(text) & 3
+    if rem == 1 or not _VALID(text):
+        raise ValueError("not canonical base64url")
+    if rem and _INDEX[text[-1]] & _SPARE_BITS[rem]:
+        raise ValueError("not canonical base64url")
+    if len(text) >= _PYBASE64_MIN:
+        return _raw_decode(text + _PAD[rem])
+    return binascii.a2b_base64(text.translate(_TO_STD) + _PAD[rem], strict_mode=True)

@@ -1,0 +1,209 @@
+"""The wire format: sealing and unsealing tokens with XAES-256-GCM.
+
+A token is unpadded base64url of::
+
+    offset  0        1               2..5       6..29        30..
+            version  kind | chunks   key wire   nonce (24)   ciphertext || tag (16)
+            (0x01)   (4 + 4 bits)    id (4)
+
+The kind nibble says the purpose (0 session, 1 store reference, 2 store
+record) and the low nibble the chunk count (1..10). The 30-byte header encodes
+to exactly 40 characters, so the first chunk alone tells the count and kind. AAD = label || header || lp8(app namespace) ||
+lp8(purpose) || lp8(cookie name): a token moved to another app, purpose, cookie
+name or version fails to open. Authenticate first, parse after. Every failure
+raises `InvalidToken`, and nothing else escapes `unseal`. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final, NamedTuple
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from . import _b64
+from .exceptions import InvalidToken
+from .keys import Key, Keyring, Purpose, _Subkey
+
+__all__ = [
+    "HEADER_CHARS",
+    "MAX_CHUNKS",
+    "MAX_TOKEN_CHARS",
+    "OVERHEAD_BYTES",
+    "VERSION",
+    "Opened",
+    "aad_context",
+    "Header",
+    "read_header",
+    "seal",
+    "seal_bytes",
+    "sealed_chars",
+    "unseal",
+    "unseal_bytes",
+    "xaes_decrypt",
+    "xaes_encrypt",
+]
+
+VERSION: Final = 1
+HEADER_BYTES: Final = 30
+HEADER_CHARS: Final = 40
+TAG_BYTES: Final = 16
+NONCE_BYTES: Final = 24
+OVERHEAD_BYTES: Final = HEADER_BYTES + TAG_BYTES
+MAX_CHUNKS: Final = 10
+MAX_TOKEN_CHARS: Final = MAX_CHUNKS * 4096
+_LABEL: Final = b"cookiesess\x00"
+_M1: Final = 0x00015800 << 96  # 0x00 || 0x01 || "X" || 0x00, then N[:12]
+_M2: Final = 0x00025800 << 96
+_KINDS: Final[dict[str, int]] = {"session": 0, "ref": 1, "record": 2}
+_PURPOSES: Final[tuple[Purpose, ...]] = ("session", "ref", "record")
+
+
+class Opened(NamedTuple):
+    """What `unseal` returns: the plaintext, the key that opened it, the chunk count."""
+
+    plaintext: bytes
+    key: Key
+    chunks: int
+
+
+def _lp8(data: bytes) -> bytes:
+    if len(data) > 255:
+        raise ValueError("context field longer than 255 bytes")
+    return bytes((len(data),)) + data
+
+
+def aad_context(*, app_namespace: str, purpose: Purpose, name: str) -> bytes:
+    """Return the AAD suffix binding a token to its app, purpose and cookie name."""
+    return (
+        _lp8(app_namespace.encode("utf-8"))
+        + _lp8(purpose.encode("ascii"))
+        + _lp8(name.encode("utf-8"))
+    )
+
+
+def _derive(subkey: _Subkey, nonce: bytes) -> AESGCM:
+    # C2SP XAES-256-GCM: Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1), one ECB call.
+    n12 = int.from_bytes(nonce[:12], "big")
+    k1 = subkey.k1
+    blocks = ((_M1 | n12) ^ k1).to_bytes(16, "big") + ((_M2 | n12) ^ k1).to_bytes(16, "big")
+    return AESGCM(subkey.ecb().update(blocks))  # type: ignore[attr-defined]
+
+
+def xaes_encrypt(subkey: _Subkey, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """XAES-256-GCM encryption with a 24-byte nonce; returns ciphertext || tag."""
+    return _derive(subkey, nonce).encrypt(nonce[12:], plaintext, aad)
+
+
+def xaes_decrypt(subkey: _Subkey, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    """XAES-256-GCM decryption; raises `cryptography.exceptions.InvalidTag`."""
+    return _derive(subkey, nonce).decrypt(nonce[12:], data, aad)
+
+
+def sealed_chars(plaintext_len: int) -> int:
+    """Return the length in characters of the token for a plaintext of this size."""
+    n = HEADER_BYTES + plaintext_len + TAG_BYTES
+    return (n * 4 + 2) // 3
+
+
+def seal(
+    keyring: Keyring,
+    plaintext: bytes,
+    *,
+    purpose: Purpose,
+    context: bytes,
+    chunks: int = 1,
+) -> str:
+    """Seal `plaintext` under the primary key; `context` comes from `aad_context`."""
+    return _seal_from_parts(
+        keyring.primary, os.urandom(NONCE_BYTES), plaintext, purpose, context, chunks
+    )
+
+
+def _seal_from_parts(
+    key: Key, nonce: bytes, plaintext: bytes, purpose: Purpose, context: bytes, chunks: int
+) -> str:
+    return _b64.encode(_seal_raw(key, nonce, plaintext, purpose, context, chunks))
+
+
+def seal_bytes(keyring: Keyring, plaintext: bytes, *, purpose: Purpose, context: bytes) -> bytes:
+    """Seal `plaintext` as raw bytes (for store records, which need no base64)."""
+    return _seal_raw(keyring.primary, os.urandom(NONCE_BYTES), plaintext, purpose, context, 1)
+
+
+def _seal_raw(
+    key: Key, nonce: bytes, plaintext: bytes, purpose: Purpose, context: bytes, chunks: int
+) -> bytes:
+    if not 1 <= chunks <= MAX_CHUNKS:
+        raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")
+    header = bytes((VERSION, _KINDS[purpose] << 4 | chunks)) + key.wire_id + nonce
+    return header + xaes_encrypt(key.aead(purpose), nonce, plaintext, _LABEL + header + context)
+
+
+class Header(NamedTuple):
+    """The unauthenticated facts a token's header claims."""
+
+    purpose: Purpose
+    chunks: int
+
+
+def read_header(first_chunk: str) -> Header:
+    """Return the purpose and chunk count a token's header claims (unauthenticated).
+
+    Both are authenticated later as part of the AAD.
+
+    Raises:
+        InvalidToken: when the first chunk does not start with a valid header.
+    """
+    try:
+        header = _b64.decode(first_chunk[:HEADER_CHARS])
+    except ValueError:
+        raise InvalidToken("malformed") from None
+    if len(header) != HEADER_BYTES or header[0] != VERSION:
+        raise InvalidToken("malformed")
+    kind, count = header[1] >> 4, header[1] & 0x0F
+    if kind >= len(_PURPOSES) or not 1 <= count <= MAX_CHUNKS:
+        raise InvalidToken("malformed")
+    return Header(_PURPOSES[kind], count)
+
+
+def unseal(keyring: Keyring, token: str, *, purpose: Purpose, context: bytes) -> Opened:
+    """Authenticate and decrypt a token.
+
+    Raises:
+        InvalidToken: with reason ``malformed``, ``unknown_key`` or
+            ``auth_failed``; nothing else escapes.
+    """
+    if type(token) is not str or len(token) > MAX_TOKEN_CHARS:
+        raise InvalidToken("malformed")
+    try:
+        raw = _b64.decode(token)
+    except ValueError:
+        raise InvalidToken("malformed") from None
+    return unseal_bytes(keyring, raw, purpose=purpose, context=context)
+
+
+def unseal_bytes(keyring: Keyring, raw: bytes, *, purpose: Purpose, context: bytes) -> Opened:
+    """Authenticate and decrypt a raw sealed value; same contract as `unseal`."""
+    if (
+        type(raw) is not bytes
+        or len(raw) < OVERHEAD_BYTES
+        or raw[0] != VERSION
+        or raw[1] >> 4 != _KINDS[purpose]
+        or not 1 <= raw[1] & 0x0F <= MAX_CHUNKS
+    ):
+        raise InvalidToken("malformed")
+    key = keyring.get(raw[2:6])
+    if key is None:
+        raise InvalidToken("unknown_key")
+    try:
+        plaintext = xaes_decrypt(
+            key.aead(purpose),
+            raw[6:HEADER_BYTES],
+            raw[HEADER_BYTES:],
+            _LABEL + raw[:HEADER_BYTES] + context,
+        )
+    except InvalidTag:
+        raise InvalidToken("auth_failed") from None
+    return Opened(plaintext, key, raw[1] & 0x0F)

@@ -1,0 +1,458 @@
+"""The Session object: a dict that knows whether it changed. No I/O.
+
+`Session` is a real `dict` (so `json.dumps(session)` and framework JSON
+responses work) that remembers the encoded bytes it was loaded from. Whether it
+was modified is decided from the encoding at commit, so in-place mutation of a
+nested value counts; but when no mutable value was handed out and nothing was
+set or deleted, nothing is re-encoded at all. `LazySession` is the opt-in
+mapping that opens the cookie on first access.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any, Final
+
+from . import _b64, codec
+
+__all__ = ["SID_BYTES", "LazySession", "Session", "WebSocketSession"]
+
+SID_BYTES: Final = 32
+_MUTABLE: Final = frozenset({list, dict, set})
+_DEFAULT: Final = -1
+_BROWSER_SESSION: Final = -2
+
+
+class Session(dict[str, Any]):
+    """A session: a `dict` of the user's data plus lifecycle controls.
+
+    Attributes:
+        new: True when no valid session came with the request.
+        accessed: True once the data was read or written through the mapping API.
+    """
+
+    __slots__ = (
+        "_all_out",
+        "_cookie_max_age",
+        "_deadline",
+        "_default_max_age",
+        "_dirty",
+        "_destroyed",
+        "_encoded",
+        "_forced",
+        "_generation",
+        "_issued",
+        "_last",
+        "_legacy",
+        "_orig",
+        "_out",
+        "_refresh",
+        "_reseal",
+        "_retire_ids",
+        "_sid",
+        "_source_key",
+        "_source_mode",
+        "accessed",
+        "new",
+    )
+
+    def __init__(self, data: Mapping[str, Any] | None = None, *, _sid: bytes | None = None) -> None:
+        super().__init__()
+        if data:
+            dict.update(self, data)
+        self._sid: bytes = _sid if _sid is not None else secrets.token_bytes(SID_BYTES)
+        self.new = True
+        self.accessed = False
+        self._orig: bytes | None = None
+        self._out: set[str] = set(self) if data else set()
+        self._all_out = False
+        self._dirty = False
+        self._default_max_age: int | None = None
+        self._forced = False
+        self._destroyed = False
+        self._refresh = False
+        self._reseal = False
+        self._issued = 0
+        self._deadline = 0
+        self._last = 0
+        self._generation = 0
+        self._cookie_max_age = _DEFAULT
+        self._encoded: bytes | None = None
+        self._retire_ids: list[bytes] = []
+        self._source_mode: str | None = None
+        self._source_key: str | None = None
+        self._legacy: Any = None
+
+    @classmethod
+    def _loaded(cls, data: dict[str, Any], encoded: bytes, sid: bytes) -> Session:
+        session = cls.__new__(cls)
+        dict.update(session, data)
+        session._sid = sid
+        session.new = False
+        session.accessed = False
+        session._orig = encoded
+        session._out = set()
+        session._all_out = False
+        session._dirty = False
+        session._default_max_age = None
+        session._forced = False
+        session._destroyed = False
+        session._refresh = False
+        session._reseal = False
+        session._encoded = None
+        session._retire_ids = []
+        session._source_mode = None
+        session._source_key = None
+        session._legacy = None
+        return session
+
+    # -- identity and lifecycle ------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The session id: 256 random bits, stable until `regenerate` or `destroy`."""
+        return _b64.encode(self._sid)
+
+    @property
+    def modified(self) -> bool:
+        """Whether the data differs from what was loaded (decided from the encoding)."""
+        if self._orig is None:
+            return bool(self) or self._destroyed
+        if not self._dirty:
+            return False
+        return self._encode() != self._orig
+
+    @property
+    def generation(self) -> int:
+        """The revocation generation this session was issued under (see `SessionConfig`)."""
+        return self._generation
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        if type(value) is not int or not 0 <= value < 2**63:
+            raise ValueError("generation must be an int in [0, 2**63)")
+        self._generation = value
+        self._forced = True
+
+    @property
+    def max_age(self) -> int | None:
+        """This session's cookie Max-Age in seconds; None means a browser-session cookie.
+
+        Unset, the configured `max_age` applies. The server still enforces the
+        configured timeouts whatever the cookie says.
+        """
+        if self._cookie_max_age == _DEFAULT:
+            return self._default_max_age
+        return None if self._cookie_max_age == _BROWSER_SESSION else self._cookie_max_age
+
+    @max_age.setter
+    def max_age(self, value: int | None) -> None:
+        if value is not None and (type(value) is not int or value < 0):
+            raise ValueError("max_age must be None or an int >= 0")
+        self._cookie_max_age = _BROWSER_SESSION if value is None else value
+        self._forced = True
+
+    @property
+    def expires(self) -> _dt.datetime | None:
+        """The absolute deadline after which the server refuses this session, if any."""
+        if not self._deadline:
+            return None
+        return _dt.datetime.fromtimestamp(self._deadline, _dt.UTC)
+
+    @expires.setter
+    def expires(self, value: _dt.datetime) -> None:
+        if value.utcoffset() is None:
+            raise ValueError("expires must be an aware datetime")
+        ts = int(value.timestamp())
+        self._deadline = max(1, ts) if not self._deadline else max(1, min(ts, self._deadline))
+        self._forced = True
+
+    def regenerate(self) -> None:
+        """Issue a new id keeping the data (call on login and privilege changes)."""
+        self._retire_ids.append(self._sid)
+        self._sid = secrets.token_bytes(SID_BYTES)
+        self._forced = True
+
+    def destroy(self) -> None:
+        """Empty the session and expire its cookies and store record (log out)."""
+        self._retire_ids.append(self._sid)
+        self._sid = secrets.token_bytes(SID_BYTES)
+        dict.clear(self)
+        self._destroyed = True
+        self._forced = False
+        self._out.clear()
+        self._all_out = False
+        self._dirty = True
+        self._encoded = None
+
+    def reload(self) -> None:
+        """Discard changes made during this request, back to the state as loaded."""
+        dict.clear(self)
+        if self._orig is not None:
+            dict.update(self, codec.decode(self._orig))
+        self._out.clear()
+        self._all_out = False
+        self._dirty = False
+        self._encoded = None
+
+    def save(self) -> None:
+        """Write the session on this response even if it did not change."""
+        self._forced = True
+
+    def touch(self) -> None:
+        """Refresh the session's activity time and cookie expiry on this response."""
+        self._refresh = True
+
+    # -- change tracking ------------------------------------------------
+
+    def _encode(self) -> bytes:
+        if self._encoded is None:
+            check = None if self._all_out or self._orig is None else self._out
+            self._encoded = codec.encode(self, check=check)
+        return self._encoded
+
+    def _data_bytes(self) -> bytes:
+        if not self._dirty and self._orig is not None:
+            return self._orig
+        return self._encode()
+
+    def _changed(self) -> None:
+        self._dirty = True
+        self._encoded = None
+
+    def _touch_all(self) -> None:
+        self._all_out = True
+        self._dirty = True
+        self._encoded = None
+
+    # -- mapping API (every path that reads or writes is tracked) ----------
+
+    def __getitem__(self, key: str) -> Any:
+        self.accessed = True
+        value = dict.__getitem__(self, key)
+        if type(value) in _MUTABLE:
+            self._out.add(key)
+            self._dirty = True
+            self._encoded = None
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        """Return the value for key if present, else default."""
+        self.accessed = True
+        value = dict.get(self, key, default)
+        if type(value) in _MUTABLE:
+            self._out.add(key)
+            self._dirty = True
+            self._encoded = None
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.accessed = True
+        dict.__setitem__(self, key, value)
+        self._out.add(key)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        self.accessed = True
+        dict.__delitem__(self, key)
+        self._out.discard(key)
+        self._changed()
+
+    def __contains__(self, key: object) -> bool:
+        self.accessed = True
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        self.accessed = True
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self.accessed = True
+        return dict.__len__(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.accessed = True
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def keys(self) -> Any:
+        """Return a view of the keys."""
+        self.accessed = True
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        """Return a view of the values (hands out every value)."""
+        self.accessed = True
+        self._touch_all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        """Return a view of the items (hands out every value)."""
+        self.accessed = True
+        self._touch_all()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:
+        """Return a shallow copy as a plain dict (shares nested values)."""
+        self.accessed = True
+        self._touch_all()
+        return dict(dict.items(self))
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """Insert key with default if absent; return the value."""
+        self.accessed = True
+        value = dict.setdefault(self, key, default)
+        self._out.add(key)
+        self._changed()
+        return value
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """Remove key and return its value (or default)."""
+        self.accessed = True
+        self._changed()
+        self._out.discard(key)
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the last inserted item."""
+        self.accessed = True
+        self._changed()
+        key, value = dict.popitem(self)
+        self._out.discard(key)
+        return key, value
+
+    def clear(self) -> None:
+        """Remove every key (the session stays, with its id)."""
+        self.accessed = True
+        dict.clear(self)
+        self._out.clear()
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Update from a mapping or iterable of pairs and keyword arguments."""
+        self.accessed = True
+        other = dict(*args, **kwargs)
+        dict.update(self, other)
+        self._out.update(other)
+        self._changed()
+
+    def __ior__(self, other: Any) -> Session:
+        self.update(other)
+        return self
+
+    def __or__(self, other: Any) -> dict[str, Any]:
+        self.accessed = True
+        self._touch_all()
+        return dict(dict.items(self)) | dict(other)
+
+    def __reversed__(self) -> Iterator[str]:
+        self.accessed = True
+        return dict.__reversed__(self)
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id[:8]}… {len(self)} keys{' new' if self.new else ''}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("sessions are not picklable; copy the data with dict(session)")
+
+
+class LazySession(MutableMapping[str, Any]):
+    """A session that opens the cookie on first access (``lazy=True``).
+
+    Deliberately not a `dict`: `json.dumps` raises on it instead of silently
+    writing ``{}`` (CPython's encoder reads a dict subclass's storage
+    directly). Use ``dict(session)`` to serialise it.
+    """
+
+    __slots__ = ("_loader", "_session")
+
+    def __init__(self, loader: Callable[[], Session]) -> None:
+        self._loader = loader
+        self._session: Session | None = None
+
+    @property
+    def loaded(self) -> Session | None:
+        """The underlying session if it was opened, else None."""
+        return self._session
+
+    def open(self) -> Session:
+        """Open the cookie now and return the underlying `Session`."""
+        session = self._session
+        if session is None:
+            session = self._session = self._loader()
+        return session
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.open(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in LazySession.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.open(), name, value)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.open()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.open()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.open()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.open())
+
+    def __len__(self) -> int:
+        return len(self.open())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.open()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value for key if present, else default."""
+        return self.open().get(key, default)
+
+    def __repr__(self) -> str:
+        return "<LazySession (not opened)>" if self._session is None else repr(self._session)
+
+
+class WebSocketSession(Mapping[str, Any]):
+    """A read-only view of the session for WebSocket connections.
+
+    A WebSocket handshake response cannot set cookies after the connection is
+    accepted, so writes raise `TypeError` instead of being silently lost.
+    """
+
+    __slots__ = ("_data", "id")
+
+    def __init__(self, session: Mapping[str, Any], session_id: str) -> None:
+        self._data = dict(session)
+        self.id = session_id
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError(
+            "the session is read-only in WebSocket connections: a WebSocket cannot set "
+            "cookies; change the session in an HTTP request instead"
+        )
+
+    def __delitem__(self, key: str) -> None:
+        self[key] = None
+
+    def __repr__(self) -> str:
+        return f"<WebSocketSession {self.id[:8]}… read-only>"
+
