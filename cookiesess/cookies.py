@@ -25,6 +25,9 @@ __all__ = [
     "SetCookie",
     "chunk_name",
     "parse_cookie_header",
+    "private_cache_control",
+    "request_is_secure",
+    "vary_cookie",
 ]
 
 MAX_HEADER_CHARS: Final = 64 * 1024
@@ -175,3 +178,33 @@ def cookie_attribute_problems(
     if priority not in ("Low", "Medium", "High", None):
         problems.append(f"priority {priority!r} must be 'Low', 'Medium', 'High' or None")
     return problems
+
+
+def vary_cookie(existing: str | None) -> str:
+    """Return a Vary value that includes ``Cookie`` (for responses that read the session)."""
+    if not existing:
+        return "Cookie"
+    fields = [f.strip() for f in existing.split(",")]
+    if any(f == "*" or f.lower() == "cookie" for f in fields):
+        return existing
+    return f"{existing}, Cookie"
+
+
+def private_cache_control(existing: str | None) -> str:
+    """Return a Cache-Control value that keeps shared caches from storing a Set-Cookie."""
+    if not existing:
+        return "private"
+    directives = [d.strip() for d in existing.split(",") if d.strip()]
+    lowered = [d.lower() for d in directives]
+    if "private" in lowered or "no-store" in lowered:
+        return existing
+    kept = [d for d, low in zip(directives, lowered, strict=True) if low != "public"]
+    return ", ".join(["private", *kept])
+
+
+def request_is_secure(scheme: str, forwarded_proto: str | None, *, trust_proxy: bool) -> bool:
+    """Decide ``secure="auto"``: the request scheme, or X-Forwarded-Proto behind a trusted proxy."""
+    if trust_proxy and forwarded_proto:
+        # The first value is the one the client used (proxies append).
+        return forwarded_proto.split(",")[0].strip().lower() == "https"
+    return scheme in ("https", "wss")
