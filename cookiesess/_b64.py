@@ -8,7 +8,9 @@ encoding. Uses pybase64 (SIMD) when installed, with the same strict checks.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
+from collections.abc import Callable
 from typing import Final
 
 __all__ = ["decode", "encode"]
@@ -23,31 +25,24 @@ _PAD: Final = ("", "", "==", "=")
 _SPARE_BITS: Final = (0, 0, 0x0F, 0x03)
 _INDEX: Final = {c: i for i, c in enumerate(_ALPHABET)}
 
+_PYBASE64_MIN: Final = 512
+"""From this size pybase64 (SIMD) beats binascii; below it, call overhead dominates."""
+_fast_decode: Callable[[str], bytes] | None = None
+_fast_encode: Callable[[bytes], bytes] | None = None
 try:  # pragma: no cover - depends on the optional [speed] extra
-    import pybase64 as _pyb64
+    import pybase64
 
-    def _raw_decode(text: str) -> bytes:
-        return _pyb64.b64decode(text, altchars=b"-_", validate=True)
-
-    def _raw_encode(data: bytes) -> bytes:
-        return _pyb64.b64encode(data, altchars=b"-_")
-
-    _PYBASE64_MIN: Final = 512
+    _fast_decode = functools.partial(pybase64.b64decode, altchars=b"-_", validate=True)
+    _fast_encode = functools.partial(pybase64.b64encode, altchars=b"-_")
 except ImportError:  # pragma: no cover
-    _pyb64 = None
-    _PYBASE64_MIN = 1 << 62
+    pass
 
 
 def encode(data: bytes) -> str:
     """Encode bytes as unpadded base64url text."""
-    if len(data) >= _PYBASE64_MIN:
-        return _raw_encode(data).rstrip(b"=").decode("ascii")
-    return (
-        binascii.b2a_base64(data, newline=False)
-        .rstrip(b"=")
-        .translate(_TO_URL)
-        .decode("ascii")
-    )
+    if _fast_encode is not None and len(data) >= _PYBASE64_MIN:
+        return _fast_encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL).decode("ascii")
 
 
 def decode(text: str) -> bytes:
@@ -61,6 +56,6 @@ def decode(text: str) -> bytes:
         raise ValueError("not canonical base64url")
     if rem and _INDEX[text[-1]] & _SPARE_BITS[rem]:
         raise ValueError("not canonical base64url")
-    if len(text) >= _PYBASE64_MIN:
-        return _raw_decode(text + _PAD[rem])
+    if _fast_decode is not None and len(text) >= _PYBASE64_MIN:
+        return _fast_decode(text + _PAD[rem])
     return binascii.a2b_base64(text.translate(_TO_STD) + _PAD[rem], strict_mode=True)

@@ -101,7 +101,7 @@ def decode(data: bytes) -> dict[str, Any]:
     fp = io.BytesIO(data)
     try:
         value = cbor2.CBORDecoder(fp, **_DECODER_OPTIONS).decode()
-    except Exception:  # noqa: BLE001 - cbor2 wraps hook errors; all mean "malformed"
+    except Exception:
         raise InvalidToken("malformed") from None
     if fp.tell() != len(data) or type(value) is not dict:
         raise InvalidToken("malformed")
@@ -123,9 +123,7 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
     keys = data if check is None else check
     for key in keys:
         if type(key) is not str:
-            raise CodecError(
-                f"session keys must be str, not {type(key).__name__}", path=repr(key)
-            )
+            raise CodecError(f"session keys must be str, not {type(key).__name__}", path=repr(key))
         if key in data:
             try:
                 _check(data[key], 1)
@@ -159,7 +157,7 @@ _TAGGED_DEPTH: Final = {
 }
 
 
-def _check(value: object, depth: int) -> None:  # noqa: C901, PLR0912
+def _check(value: object, depth: int) -> None:
     """Check one value at `depth` (the number of items enclosing it)."""
     cls = type(value)
     if cls in _SCALARS:
@@ -191,9 +189,7 @@ def _check(value: object, depth: int) -> None:  # noqa: C901, PLR0912
             raise _PathError(f"nested deeper than {MAX_DEPTH} levels")
         for item in value:  # type: ignore[attr-defined]
             if type(item) is not str and type(item) is not bytes:
-                raise _PathError(
-                    f"set items must be str or bytes, not {type(item).__name__}"
-                )
+                raise _PathError(f"set items must be str or bytes, not {type(item).__name__}")
         return
     extra = _TAGGED_DEPTH.get(cls)
     if extra is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 from .exceptions import ConfigurationError
 
@@ -72,7 +72,7 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
 
 
 def chunk_name(name: str, index: int) -> str:
-    """Return the cookie name of chunk `index`: ``NAME``, ``NAME.1``, ``NAME.2``, …"""
+    """Return the cookie name of chunk `index`: ``NAME``, then ``NAME.1``, ``NAME.2``…."""
     return name if index == 0 else f"{name}.{index}"
 
 
@@ -152,7 +152,7 @@ def cookie_attribute_problems(
 ) -> list[str]:
     """Return every problem with these cookie attributes (empty when valid)."""
     problems = []
-    if not isinstance(name, str) or not _TOKEN(name):
+    if not isinstance(cast("object", name), str) or not _TOKEN(name):
         problems.append(
             f"cookie name {name!r} is not an RFC 6265 token (letters, digits and !#$%&'*+-.^_`|~)"
         )

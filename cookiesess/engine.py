@@ -19,7 +19,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, cast
 
 from . import codec
 from .cookies import (
@@ -154,10 +154,14 @@ class SessionConfig:
     clock: Callable[[], float] = time.time
     """Wall-clock seconds; cookies cross hosts, so not a monotonic clock."""
 
-    def __post_init__(self) -> None:  # noqa: C901, PLR0912
+    def __post_init__(self) -> None:
         problems: list[str] = []
         samesite = self.samesite
-        if isinstance(samesite, str) and samesite.capitalize() in ("Strict", "Lax", "None"):
+        if isinstance(samesite, str) and samesite.capitalize() in (
+            "Strict",
+            "Lax",
+            "None",
+        ):
             object.__setattr__(self, "samesite", samesite.capitalize())
         if self.secure not in (True, False, "auto"):
             problems.append(f"secure must be True, False or 'auto', not {self.secure!r}")
@@ -170,15 +174,15 @@ class SessionConfig:
             partitioned=self.partitioned,
             priority=self.priority,
         )
-        if isinstance(self.cookie_name, str) and len(self.cookie_name) > 200:
+        if isinstance(cast("object", self.cookie_name), str) and len(self.cookie_name) > 200:
             problems.append("cookie_name is longer than 200 characters")
         for name in ("max_age", "idle_timeout", "absolute_timeout", "refresh_interval"):
             value = getattr(self, name)
             if value is not None and (type(value) is not int or not 0 < value <= MAX_AGE_CAP):
                 problems.append(f"{name} must be None or an int in seconds, 1..{MAX_AGE_CAP}")
-        if not isinstance(self.max_cookie_bytes, int) or not 512 <= self.max_cookie_bytes <= 4096:
+        if not _int_in(self.max_cookie_bytes, 512, 4096):
             problems.append("max_cookie_bytes must be an int in 512..4096 (browsers drop more)")
-        if not isinstance(self.max_total_bytes, int) or not 512 <= self.max_total_bytes <= 40960:
+        if not _int_in(self.max_total_bytes, 512, 40960):
             problems.append(
                 "max_total_bytes must be an int in 512..40960; the whole Cookie header of "
                 "nginx, Apache and gunicorn is limited to about 8 KB"
@@ -205,6 +209,10 @@ class SessionConfig:
             problems.append("migrate_until must be an aware datetime (e.g. with datetime.UTC)")
         if problems:
             raise ConfigurationError(problems)
+
+
+def _int_in(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
 
 
 # Store steps, yielded by the logic generators and run by a driver.
@@ -270,17 +278,18 @@ class SessionEngine:
         self._ctx_ref = aad_context(app_namespace=ns, purpose="ref", name=name)
         self._ctx_record = aad_context(app_namespace=ns, purpose="record", name=name)
         self._deny_prefix = b"cookiesess/deny\x00" + ns.encode() + b"\x00"
-        attrs = {
-            "path": config.path,
-            "domain": config.domain,
-            "httponly": config.httponly,
-            "samesite": config.samesite,
-            "partitioned": config.partitioned,
-            "priority": config.priority,
-        }
         self._attrs = {
-            secure: SetCookie(name=name, secure=secure, **attrs).attributes()
-            for secure in (True, False)
+            secure: SetCookie(
+                name=name,
+                secure=secure,
+                path=config.path,
+                domain=config.domain,
+                httponly=config.httponly,
+                samesite=config.samesite,
+                partitioned=config.partitioned,
+                priority=config.priority,
+            ).attributes()
+            for secure in ((True, False) if config.secure == "auto" else (config.secure,))
         }
         # Worst-case Max-Age attribute: "; Max-Age=34560000".
         reserve = len(f"; Max-Age={MAX_AGE_CAP}") + max(map(len, self._attrs.values()))
@@ -431,10 +440,15 @@ class SessionEngine:
                 if record is None:
                     raise InvalidToken("store_missing")
                 stored = unseal_bytes(
-                    self.keyring, record, purpose="record", context=self._ctx_record + ref._sid
+                    self.keyring,
+                    record,
+                    purpose="record",
+                    context=self._ctx_record + ref._sid,
                 )
                 session = self._parse(stored.plaintext, now)
-                if not hmac.compare_digest(session._sid, ref._sid):  # pragma: no cover - AAD binds it
+                if not hmac.compare_digest(
+                    session._sid, ref._sid
+                ):  # pragma: no cover - AAD binds it
                     raise InvalidToken("auth_failed")
                 session._source_mode = "store"
                 session._source_key = store_key
@@ -445,7 +459,11 @@ class SessionEngine:
                 if current is not None and session._generation < current:
                     raise InvalidToken("revoked")
             if self.config.denylist is not None:
-                denied = yield (self.config.denylist, "get", (self._deny_key(session._sid),))
+                denied = yield (
+                    self.config.denylist,
+                    "get",
+                    (self._deny_key(session._sid),),
+                )
                 if denied is not None:
                     raise InvalidToken("revoked")
         except InvalidToken as exc:
@@ -469,9 +487,22 @@ class SessionEngine:
     def _parse(self, plaintext: bytes, now: int) -> Session:
         if len(plaintext) < META_BYTES:
             raise InvalidToken("malformed")
-        (c0, c1, issued, c2, deadline, c3, last, c4, generation, c5, cookie_code, c6, sid, c7) = (
-            _META.unpack_from(plaintext)
-        )
+        (
+            c0,
+            c1,
+            issued,
+            c2,
+            deadline,
+            c3,
+            last,
+            c4,
+            generation,
+            c5,
+            cookie_code,
+            c6,
+            sid,
+            c7,
+        ) = _META.unpack_from(plaintext)
         if (c0, c1, c2, c3, c4, c5, c6, c7) != _META_CONST:
             raise InvalidToken("malformed")
         if issued > now + SKEW or last > now + SKEW:
@@ -533,7 +564,7 @@ class SessionEngine:
 
     # -- commit --------------------------------------------------------------
 
-    def _commit_steps(  # noqa: C901, PLR0912
+    def _commit_steps(
         self,
         session: Session | LazySession,
         cookies: Mapping[str, str],
@@ -717,4 +748,3 @@ def _expire_legacy(reader: LegacyReader) -> str:
         samesite=samesite,  # type: ignore[arg-type]
         max_age=0,
     ).render()
-

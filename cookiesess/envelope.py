@@ -8,9 +8,10 @@ A token is unpadded base64url of::
 
 The kind nibble says the purpose (0 session, 1 store reference, 2 store
 record) and the low nibble the chunk count (1..10). The 30-byte header encodes
-to exactly 40 characters, so the first chunk alone tells the count and kind. AAD = label || header || lp8(app namespace) ||
-lp8(purpose) || lp8(cookie name): a token moved to another app, purpose, cookie
-name or version fails to open. Authenticate first, parse after. Every failure
+to exactly 40 characters, so the first chunk alone tells the count and kind.
+AAD = label || header || lp8(app namespace) || lp8(purpose) || lp8(cookie
+name): a token moved to another app, purpose, cookie name or version fails to
+open. Authenticate first, parse after. Every failure
 raises `InvalidToken`, and nothing else escapes `unseal`. No I/O, no clock.
 """
 
@@ -32,9 +33,9 @@ __all__ = [
     "MAX_TOKEN_CHARS",
     "OVERHEAD_BYTES",
     "VERSION",
+    "Header",
     "Opened",
     "aad_context",
-    "Header",
     "read_header",
     "seal",
     "seal_bytes",
@@ -88,7 +89,7 @@ def _derive(subkey: _Subkey, nonce: bytes) -> AESGCM:
     n12 = int.from_bytes(nonce[:12], "big")
     k1 = subkey.k1
     blocks = ((_M1 | n12) ^ k1).to_bytes(16, "big") + ((_M2 | n12) ^ k1).to_bytes(16, "big")
-    return AESGCM(subkey.ecb().update(blocks))  # type: ignore[attr-defined]
+    return AESGCM(subkey.ecb().update(blocks))
 
 
 def xaes_encrypt(subkey: _Subkey, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -122,7 +123,12 @@ def seal(
 
 
 def _seal_from_parts(
-    key: Key, nonce: bytes, plaintext: bytes, purpose: Purpose, context: bytes, chunks: int
+    key: Key,
+    nonce: bytes,
+    plaintext: bytes,
+    purpose: Purpose,
+    context: bytes,
+    chunks: int,
 ) -> str:
     return _b64.encode(_seal_raw(key, nonce, plaintext, purpose, context, chunks))
 
@@ -133,7 +139,12 @@ def seal_bytes(keyring: Keyring, plaintext: bytes, *, purpose: Purpose, context:
 
 
 def _seal_raw(
-    key: Key, nonce: bytes, plaintext: bytes, purpose: Purpose, context: bytes, chunks: int
+    key: Key,
+    nonce: bytes,
+    plaintext: bytes,
+    purpose: Purpose,
+    context: bytes,
+    chunks: int,
 ) -> bytes:
     if not 1 <= chunks <= MAX_CHUNKS:
         raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Literal
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -86,7 +86,8 @@ class _Subkey:
             k1 ^= 0x87
         self.k1: int = k1
 
-    def ecb(self) -> object:
+    def ecb(self) -> CipherContext:
+        """Return this thread's ECB encryptor for the single-block KDF calls."""
         local = self._local
         try:
             return local.ctx  # type: ignore[no-any-return]
@@ -185,9 +186,7 @@ class Keyring:
             raise KeyringError(problems)
         self.keys: tuple[Key, ...] = tuple(live)
         self.primary: Key = primaries[0]
-        self.retired_ids: tuple[str, ...] = tuple(
-            k.id for k in all_keys if k.state == "retired"
-        )
+        self.retired_ids: tuple[str, ...] = tuple(k.id for k in all_keys if k.state == "retired")
         self._by_wire_id = {k.wire_id: k for k in live}
 
     def get(self, wire_id: bytes) -> Key | None:
@@ -235,9 +234,8 @@ class Keyring:
                 )
         any_state = any(state is not None for _, state, _ in parsed)
         keys: list[Key] = []
-        for n, (key_id, state, secret) in enumerate(parsed, 1):
-            if state is None:
-                state = "decrypt" if any_state or n > 1 else "primary"
+        for n, (key_id, given_state, secret) in enumerate(parsed, 1):
+            state = given_state or ("decrypt" if any_state or n > 1 else "primary")
             key = _key_from_entry(f"{source} entry {n}", key_id, state, secret, problems)
             if key is not None:
                 keys.append(key)
@@ -275,7 +273,11 @@ class Keyring:
             if not isinstance(entry, dict):
                 problems.append(f"{where}: expected a table with id, state and secret")
                 continue
-            key_id, state, secret = entry.get("id"), entry.get("state"), entry.get("secret")
+            key_id, state, secret = (
+                entry.get("id"),
+                entry.get("state"),
+                entry.get("secret"),
+            )
             if not isinstance(key_id, str) or not isinstance(secret, str):
                 problems.append(f"{where}: 'id' and 'secret' must be strings")
                 continue
@@ -314,9 +316,9 @@ class Keyring:
             if weakness is None:
                 master = HKDF(hashes.SHA256(), 32, b"cookiesess/secret", b"").derive(data)
             elif allow_passphrase and passphrase_weakness(text) is None:
-                master = Scrypt(
-                    salt=b"cookiesess/passphrase", length=32, n=2**15, r=8, p=1
-                ).derive(data)
+                master = Scrypt(salt=b"cookiesess/passphrase", length=32, n=2**15, r=8, p=1).derive(
+                    data
+                )
             else:
                 reason = passphrase_weakness(text) if allow_passphrase else weakness
                 problems.append(f"{where}: refused, {reason}; {_FIX}")
@@ -356,8 +358,7 @@ def _key_from_entry(
         bad = True
     if state not in KEY_STATES:
         problems.append(
-            f"{where} (id {key_id!r}): unknown state {state!r}; use one of "
-            f"{', '.join(KEY_STATES)}"
+            f"{where} (id {key_id!r}): unknown state {state!r}; use one of {', '.join(KEY_STATES)}"
         )
         bad = True
     try:

@@ -38,8 +38,8 @@ class Session(dict[str, Any]):
         "_cookie_max_age",
         "_deadline",
         "_default_max_age",
-        "_dirty",
         "_destroyed",
+        "_dirty",
         "_encoded",
         "_forced",
         "_generation",
@@ -238,7 +238,7 @@ class Session(dict[str, Any]):
             self._encoded = None
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         """Return the value for key if present, else default."""
         self.accessed = True
         value = dict.get(self, key, default)
@@ -276,7 +276,7 @@ class Session(dict[str, Any]):
         self.accessed = True
         return dict.__eq__(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def keys(self) -> Any:
         """Return a view of the keys."""
@@ -339,11 +339,11 @@ class Session(dict[str, Any]):
         self._out.update(other)
         self._changed()
 
-    def __ior__(self, other: Any) -> Session:
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override]
         self.update(other)
         return self
 
-    def __or__(self, other: Any) -> dict[str, Any]:
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
         self.accessed = True
         self._touch_all()
         return dict(dict.items(self)) | dict(other)
@@ -455,4 +455,3 @@ class WebSocketSession(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"<WebSocketSession {self.id[:8]}… read-only>"
-

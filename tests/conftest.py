@@ -84,7 +84,10 @@ def browser() -> Browser:
 
 
 def roundtrip(
-    engine: SessionEngine, session: Session, cookies: Mapping[str, str] | None = None, **kw: Any
+    engine: SessionEngine,
+    session: Session,
+    cookies: Mapping[str, str] | None = None,
+    **kw: Any,
 ) -> tuple[list[str], dict[str, str]]:
     """Commit `session` and return the Set-Cookie lines and the cookies a browser would send."""
     jar = Browser()
@@ -92,5 +95,3 @@ def roundtrip(
     lines = engine.commit(session, cookies or {}, **kw)
     jar.apply(lines)
     return lines, jar.cookies
-
-
