@@ -167,7 +167,7 @@ class Keyring:
             seen_ids.add(key.id)
         live = [k for k in all_keys if k.state != "retired"]
         primaries = [k for k in live if k.state == "primary"]
-        if len(primaries) != 1:
+        if len(primaries) != 1 and not (problems and not primaries):
             names = ", ".join(repr(k.id) for k in primaries) or "none"
             problems.append(
                 f"exactly one key must be primary, found {len(primaries)} ({names}); "
@@ -220,21 +220,21 @@ class Keyring:
         if not entries:
             raise KeyringError(f"{source} is empty; {_FIX}")
         problems: list[str] = []
-        parsed: list[tuple[str, str | None, str]] = []
+        parsed: list[tuple[int, str, str | None, str]] = []
         for n, entry in enumerate(entries, 1):
             parts = entry.split(":")
             if len(parts) == 2:
-                parsed.append((parts[0], None, parts[1]))
+                parsed.append((n, parts[0], None, parts[1]))
             elif len(parts) == 3:
-                parsed.append((parts[0], parts[1], parts[2]))
+                parsed.append((n, parts[0], parts[1], parts[2]))
             else:
                 problems.append(
                     f"{source} entry {n}: expected ID[:STATE]:SECRET with "
                     f"{len(parts) - 1} colon(s) found; {_FIX}"
                 )
-        any_state = any(state is not None for _, state, _ in parsed)
+        any_state = any(state is not None for _, _, state, _ in parsed)
         keys: list[Key] = []
-        for n, (key_id, given_state, secret) in enumerate(parsed, 1):
+        for n, key_id, given_state, secret in parsed:
             state = given_state or ("decrypt" if any_state or n > 1 else "primary")
             key = _key_from_entry(f"{source} entry {n}", key_id, state, secret, problems)
             if key is not None:
