@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import binascii
 import functools
-import re
 from collections.abc import Callable
 from typing import Final
 
 __all__ = ["decode", "encode"]
 
 _ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_VALID: Final = re.compile(r"[A-Za-z0-9_-]*").fullmatch
-_TO_STD: Final = str.maketrans("-_", "+/")
+_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
 _TO_URL: Final = bytes.maketrans(b"+/", b"-_")
-_PAD: Final = ("", "", "==", "=")
+_PAD_BYTES: Final = (b"", b"", b"==", b"=")
 # For a final quantum of 2 (3) characters, the low 4 (2) bits of the last one
 # carry no data and must be zero for the encoding to be canonical.
 _SPARE_BITS: Final = (0, 0, 0x0F, 0x03)
@@ -27,7 +25,7 @@ _INDEX: Final = {c: i for i, c in enumerate(_ALPHABET)}
 
 _PYBASE64_MIN: Final = 512
 """From this size pybase64 (SIMD) beats binascii; below it, call overhead dominates."""
-_fast_decode: Callable[[str], bytes] | None = None
+_fast_decode: Callable[[bytes], bytes] | None = None
 _fast_encode: Callable[[bytes], bytes] | None = None
 try:  # pragma: no cover - depends on the optional [speed] extra
     import pybase64
@@ -52,10 +50,14 @@ def decode(text: str) -> bytes:
         ValueError: for any text that is not the canonical encoding of some bytes.
     """
     rem = len(text) & 3
-    if rem == 1 or not _VALID(text):
+    # '+', '/' and '=' would survive the translation below; binascii's strict
+    # mode refuses every other byte outside the alphabet.
+    if rem == 1 or "=" in text or "+" in text or "/" in text or not text.isascii():
         raise ValueError("not canonical base64url")
-    if rem and _INDEX[text[-1]] & _SPARE_BITS[rem]:
+    if rem and _INDEX.get(text[-1], 0x0F) & _SPARE_BITS[rem]:
         raise ValueError("not canonical base64url")
-    if _fast_decode is not None and len(text) >= _PYBASE64_MIN:
-        return _fast_decode(text + _PAD[rem])
-    return binascii.a2b_base64(text.translate(_TO_STD) + _PAD[rem], strict_mode=True)
+    raw = text.encode("ascii") + _PAD_BYTES[rem]
+    if _fast_decode is not None and len(raw) >= _PYBASE64_MIN:
+        return _fast_decode(raw)
+    # bytes.translate is a C table lookup; str.translate goes through a dict per character.
+    return binascii.a2b_base64(raw.translate(_TO_STD), strict_mode=True)
