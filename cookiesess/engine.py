@@ -41,6 +41,7 @@ from .envelope import (
     unseal_bytes,
 )
 from .exceptions import (
+    CodecError,
     ConfigurationError,
     InvalidToken,
     RejectReason,
@@ -259,6 +260,9 @@ class SessionEngine:
         config: a `SessionConfig`; or pass its options as keywords.
     """
 
+    session_class: type[Session] = Session
+    """The class of the sessions `load` returns; framework adapters set a subclass."""
+
     def __init__(
         self, keyring: Keyring, config: SessionConfig | None = None, **options: Any
     ) -> None:
@@ -397,7 +401,7 @@ class SessionEngine:
         return int(self.config.clock() if now is None else now)
 
     def _fresh(self, now: int) -> Session:
-        session = Session()
+        session = self.session_class()
         session._default_max_age = self.config.max_age
         self._stamp_new(session, now)
         return session
@@ -513,7 +517,7 @@ class SessionEngine:
         if idle is not None and now - last >= idle:
             raise InvalidToken("expired")
         encoded = plaintext[META_BYTES:]
-        session = Session._loaded(codec.decode(encoded), encoded, sid)
+        session = self.session_class._loaded(codec.decode(encoded), encoded, sid)
         session._issued = issued
         session._deadline = deadline
         session._last = last
@@ -537,7 +541,10 @@ class SessionEngine:
                 continue
             try:
                 data = reader.read(value, now=now)
-            except InvalidToken:
+                # Check now that the data can be re-sealed: a CodecError at
+                # commit would fail every request of this user.
+                codec.encode(data)
+            except (InvalidToken, CodecError):
                 return self._reject("legacy_rejected", now)
             session = self._fresh(now)
             dict.update(session, data)
