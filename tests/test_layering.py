@@ -29,7 +29,7 @@ def imported_after(statement: str) -> set[str]:
 
 def test_core_imports_no_framework_driver_or_io() -> None:
     """Importing the public API and the engine loads no framework, store driver or socket."""
-    loaded = imported_after("import cookiesess, cookiesess.engine, cookiesess.legacy")
+    loaded = imported_after("import cookiesess, cookiesess.engine")
     assert loaded.isdisjoint(CORE_FORBIDDEN), loaded & set(CORE_FORBIDDEN)
 
 
