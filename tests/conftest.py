@@ -15,6 +15,8 @@ import pytest
 from cookiesess import Keyring, SessionConfig, SessionEngine
 from tests.helpers import NOW, SECRET_A, Browser, require, ring_of
 
+pytest_plugins = ["tests.redis_fixtures"]
+
 __all__ = ["NOW", "SECRET_A", "Browser", "require", "ring_of"]
 
 
