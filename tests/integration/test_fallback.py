@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from cookiesess import SessionEngine, StoreError
-from cookiesess.stores import MemoryStore, SQLiteStore, ThreadedAsyncStore
+from cookiesess.stores import (
+    AsyncRedisStore,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    ThreadedAsyncStore,
+)
 from tests.helpers import NOW, SECRET_A, Browser, ring_of
 
 SECRET_B = bytes(range(100, 132))
@@ -51,14 +57,20 @@ class Spy:
         return names
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Spy]:
     if request.param == "memory":
         yield Spy(MemoryStore())
-    else:
+    elif request.param == "sqlite":
         sqlite = SQLiteStore(tmp_path / "sessions.db")
         yield Spy(sqlite)
         sqlite.close()
+    else:
+        url = request.getfixturevalue("redis_url")
+        redis = RedisStore(url, prefix=request.getfixturevalue("redis_prefix"), timeout=2.0)
+        yield Spy(redis)
+        redis.clear()
+        redis.close()
 
 
 def engine_for(store: Any, **options: Any) -> SessionEngine:
@@ -266,3 +278,23 @@ def test_denylist_revokes_until_the_deadline(tmp_path: Path) -> None:
     assert engine.load(browser.cookies).new
     assert reasons == ["revoked"]
     assert denylist.count() == 1
+
+
+@pytest.mark.redis
+def test_async_engine_with_async_redis(redis_url: str, redis_prefix: str) -> None:
+    """aload/acommit with AsyncRedisStore: across the threshold and back, one call per step."""
+
+    async def run() -> None:
+        store = AsyncRedisStore(redis_url, prefix=redis_prefix, timeout=2.0)
+        engine = engine_for(store)
+        browser = Browser()
+        for data in ({"big": "x" * 9000}, {"big": "y"}):
+            cookies = browser.cookies
+            session = await engine.aload(cookies)
+            session.update(data)
+            browser.apply(await engine.acommit(session, cookies))
+            assert dict(await engine.aload(browser.cookies)) == data
+        assert await store.count() == 0
+        await store.aclose()
+
+    asyncio.run(run())
