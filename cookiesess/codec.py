@@ -165,6 +165,10 @@ def _check(value: object, depth: int) -> None:
     if cls is int:
         if value.bit_length() > MAX_INT_BITS:  # type: ignore[attr-defined]
             raise _PathError(f"int larger than {MAX_INT_BITS} bits")
+        # Outside CBOR's 64-bit range cbor2 writes a bignum: a tag, then its
+        # bytes one level deeper.
+        if depth >= MAX_DEPTH and not _is_native_int(value):  # type: ignore[arg-type]
+            raise _PathError(f"nested deeper than {MAX_DEPTH} levels")
         return
     if cls is dict or cls is list or cls is tuple:
         if depth >= MAX_DEPTH and value:
@@ -185,7 +189,8 @@ def _check(value: object, depth: int) -> None:
                     raise exc.prepend(f"[{i}]") from None
         return
     if cls is set or cls is frozenset:
-        if value and depth + 2 > MAX_DEPTH:
+        # Tag 258, then an array (counted by cbor2 even when empty), then items.
+        if depth + (2 if value else 1) > MAX_DEPTH:
             raise _PathError(f"nested deeper than {MAX_DEPTH} levels")
         for item in value:  # type: ignore[attr-defined]
             if type(item) is not str and type(item) is not bytes:
@@ -196,8 +201,14 @@ def _check(value: object, depth: int) -> None:
         raise _PathError(f"unsupported type {cls.__module__}.{cls.__qualname__}")
     if depth + extra > MAX_DEPTH:
         raise _PathError(f"nested deeper than {MAX_DEPTH} levels")
-    if cls is _dt.datetime and value.utcoffset() is None:  # type: ignore[attr-defined]
-        raise _PathError("naive datetime; attach a timezone (e.g. datetime.UTC)")
+    if cls is _dt.datetime:
+        offset = value.utcoffset()  # type: ignore[attr-defined]
+        if offset is None:
+            raise _PathError("naive datetime; attach a timezone (e.g. datetime.UTC)")
+        if offset % _dt.timedelta(minutes=1):
+            # RFC 3339 offsets are whole minutes; cbor2 would write a string
+            # its own decoder refuses. Convert to UTC first.
+            raise _PathError("timezone offset is not whole minutes; use datetime.UTC")
     if cls is decimal.Decimal:
         if not value.is_finite():  # type: ignore[attr-defined]
             raise _PathError("Decimal must be finite")
@@ -207,3 +218,14 @@ def _check(value: object, depth: int) -> None:
             raise _PathError(f"Decimal exponent beyond ±{MAX_DECIMAL_EXPONENT}")
         if len(sign_digits_exp.digits) > 300:
             raise _PathError("Decimal with more than 300 digits")
+        mantissa = int("".join(map(str, sign_digits_exp.digits)))
+        if sign_digits_exp.sign:
+            mantissa = -mantissa
+        # A mantissa beyond 64 bits is a bignum: one more level below the tag.
+        if depth + 3 > MAX_DEPTH and not _is_native_int(mantissa):
+            raise _PathError(f"nested deeper than {MAX_DEPTH} levels")
+
+
+def _is_native_int(value: int) -> bool:
+    """Return whether CBOR encodes `value` as a plain integer (no bignum tag)."""
+    return -(2**64) <= value < 2**64

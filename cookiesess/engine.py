@@ -50,7 +50,7 @@ from .exceptions import (
 from .keys import Key, Keyring
 from .session import LazySession, Session
 
-__all__ = ["META_BYTES", "SKEW", "LegacyReader", "SessionConfig", "SessionEngine"]
+__all__ = ["META_BYTES", "SKEW", "Inspection", "LegacyReader", "SessionConfig", "SessionEngine"]
 
 logger = logging.getLogger("cookiesess")
 
@@ -214,6 +214,38 @@ class SessionConfig:
 
 def _int_in(value: object, low: int, high: int) -> bool:
     return type(value) is int and low <= value <= high
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Inspection:
+    """What `SessionEngine.inspect` finds in a request's session cookies (for debugging)."""
+
+    cookie_name: str
+    mode: Literal["cookie", "store"]
+    """Where the data lives: sealed in the cookie, or in the store behind a reference."""
+    key_id: str
+    key_state: str
+    """The opening key's state; ``decrypt`` means the next write re-seals under the primary."""
+    chunks: int
+    cookie_bytes: tuple[tuple[str, int], ...]
+    """``(name, len(name=value))`` for each chunk, as the browser sends it."""
+    total_bytes: int
+    """The chunks together in the Cookie header, separators included."""
+    max_cookie_bytes: int
+    max_total_bytes: int
+    stale_chunks: tuple[str, ...]
+    """Chunk cookies past the count the header records (ignored; the next write expires them)."""
+    issued: int
+    deadline: int | None
+    """Absolute deadline (Unix seconds), or None without an absolute timeout."""
+    last_activity: int
+    idle_deadline: int | None
+    generation: int
+    session_id: str
+    store_key: str | None
+    """The store key of a reference (an HMAC of the session id), else None."""
+    data: dict[str, Any] | None
+    """The user data; None for a reference whose record was not fetched."""
 
 
 # Store steps, yielded by the logic generators and run by a driver.
@@ -394,6 +426,77 @@ class SessionEngine:
     def new_session(self, *, now: float | None = None) -> Session:
         """Return a fresh, empty session."""
         return self._fresh(self._now(now))
+
+    def inspect(
+        self, cookies: Mapping[str, str], *, now: float | None = None, fetch: bool = True
+    ) -> Inspection | None:
+        """Open the session cookies as `load` does and report what they hold (for tools).
+
+        No hooks run (`on_reject`, `generation_check`, `denylist`) and nothing is
+        written. Returns None when the request carries no session cookie.
+
+        Args:
+            cookies: the request's cookies.
+            now: the time, for tests; the configured clock otherwise.
+            fetch: read a reference's record from the configured store, which
+                must then be synchronous; otherwise `Inspection.data` is None.
+
+        Raises:
+            InvalidToken: with the reason `load` would reject the cookies for.
+            StoreError: the store failed.
+        """
+        return _run_sync(self._inspect_steps(cookies, self._now(now), fetch=fetch))  # type: ignore[no-any-return]
+
+    def _inspect_steps(self, cookies: Mapping[str, str], now: int, *, fetch: bool) -> _Steps:
+        first = cookies.get(self._name)
+        if first is None:
+            return None
+        header = read_header(first)
+        token = first if header.chunks == 1 else self._join(cookies, first, header.chunks)
+        if header.purpose == "record":
+            raise InvalidToken("malformed")
+        context = self._ctx_session if header.purpose == "session" else self._ctx_ref
+        opened = unseal(self.keyring, token, purpose=header.purpose, context=context)
+        session = self._parse(opened.plaintext, now)
+        data: dict[str, Any] | None = dict(dict.items(session))
+        store_key = None
+        if header.purpose == "ref":
+            store_key = self._store_key(opened.key, session._sid)
+            data = None
+            if fetch:
+                record = yield (self._require_store(), "get", (store_key,))
+                if record is None:
+                    raise InvalidToken("store_missing")
+                stored = unseal_bytes(
+                    self.keyring,
+                    record,
+                    purpose="record",
+                    context=self._ctx_record + session._sid,
+                )
+                data = dict(dict.items(self._parse(stored.plaintext, now)))
+        names = self._chunk_names[: header.chunks]
+        sizes = tuple((name, len(name) + 1 + len(cookies[name])) for name in names)
+        idle = self.config.idle_timeout
+        return Inspection(
+            cookie_name=self._name,
+            mode="store" if store_key is not None else "cookie",
+            key_id=opened.key.id,
+            key_state=opened.key.state,
+            chunks=header.chunks,
+            cookie_bytes=sizes,
+            total_bytes=sum(size for _, size in sizes) + 2 * (len(sizes) - 1),
+            max_cookie_bytes=self.config.max_cookie_bytes,
+            max_total_bytes=self.config.max_total_bytes,
+            stale_chunks=tuple(n for n in self._chunk_names[header.chunks :] if n in cookies),
+            issued=session._issued,
+            deadline=session._deadline or None,
+            last_activity=session._last,
+            idle_deadline=None if idle is None else session._last + idle,
+            generation=session._generation,
+            session_id=session.id,
+            store_key=store_key,
+            data=data,
+        )
 
     # -- load ----------------------------------------------------------------
 

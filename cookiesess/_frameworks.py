@@ -1,0 +1,112 @@
+"""What the Flask and Django adapters share: key resolution and the session base.
+
+Imports no web framework. Key resolution follows one order everywhere: an
+explicit keyring, the framework's cookiesess settings, the environment, and
+last the framework's own secret (refused when weak, like every secret).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from .engine import SessionConfig
+from .exceptions import ConfigurationError, KeyringError
+from .keys import ENV_VAR, FILE_ENV_VAR, Keyring
+from .session import Session
+
+__all__ = ["AdapterSession", "check_options", "resolve_keyring"]
+
+_SECRET_ENTRY: Final = re.compile(r"secret (\d+) \((?:primary|fallback)\)")
+
+
+class AdapterSession(Session):
+    """A `Session` whose ``modified`` flag frameworks may also set, as their own allow.
+
+    Setting ``modified = True`` (the Flask and Django idiom after mutating a
+    nested value) makes the session be written on this response; the flag is
+    otherwise still decided from the encoded bytes.
+    """
+
+    # Per-request values the adapter keeps with the session (instance attributes).
+    _request_cookies: Mapping[str, str] = {}
+    _secure: bool | None = None
+    _marked: bool = False
+
+    @property
+    def modified(self) -> bool:
+        """Whether this response must write the session (data changed, or marked)."""
+        return self._marked or super().modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._marked = bool(value)
+        if value:
+            self.save()
+
+
+def resolve_keyring(
+    *,
+    keys: Keyring | str | None,
+    keys_file: str | os.PathLike[str] | None,
+    secret: str | bytes | None,
+    fallbacks: Sequence[str | bytes],
+    setting_names: tuple[str, str],
+) -> Keyring:
+    """Return the keyring from settings, the environment or the framework's secret.
+
+    Args:
+        keys: a `Keyring` or env-format text (``ID[:STATE]:SECRET,...``) from settings.
+        keys_file: a key file named in settings.
+        secret: the framework's secret (Flask/Django ``SECRET_KEY``), used last.
+        fallbacks: the framework's old secrets (decrypt-only).
+        setting_names: the setting names of `secret` and `fallbacks`, for messages.
+
+    Raises:
+        KeyringError: nothing usable is configured, or the secret is weak.
+    """
+    if isinstance(keys, Keyring):
+        return keys
+    if keys_file:
+        return Keyring.from_file(keys_file)
+    if keys:
+        return Keyring.from_text(keys, source="COOKIESESS keys")
+    if os.environ.get(FILE_ENV_VAR) or os.environ.get(ENV_VAR) is not None:
+        return Keyring.from_env()
+    secret_name, fallbacks_name = setting_names
+    if not secret:
+        raise KeyringError(
+            f"no keys configured: set {FILE_ENV_VAR} to a key file (preferred), "
+            f"{ENV_VAR}, or {secret_name}; generate a key with `cookiesess keygen`"
+        )
+    try:
+        return Keyring.from_secrets([secret, *fallbacks])
+    except KeyringError as exc:
+        problems = [_rename(p, secret_name, fallbacks_name) for p in exc.problems]
+        raise KeyringError(problems) from None
+
+
+def _rename(problem: str, secret_name: str, fallbacks_name: str) -> str:
+    def name(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return secret_name if index == 0 else f"{fallbacks_name}[{index - 1}]"
+
+    return _SECRET_ENTRY.sub(name, problem, count=1)
+
+
+def check_options(options: Mapping[str, Any], *, where: str) -> None:
+    """Refuse option names `SessionConfig` does not have (typos fail at start-up).
+
+    Raises:
+        ConfigurationError: naming every unknown option.
+    """
+    known = {field.name for field in dataclasses.fields(SessionConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigurationError(
+            [f"{where}: unknown option {name!r}" for name in unknown]
+            + [f"{where}: valid options are {', '.join(sorted(known))}"]
+        )

@@ -1,0 +1,244 @@
+"""Flask adapter: `CookieSessionInterface`, a `flask.sessions.SessionInterface`.
+
+Thin: each app's config is mapped once to a `SessionEngine`; every decision
+(opening, expiry, refresh, re-sealing, chunking, deletion) stays in the engine.
+
+Usage::
+
+    from cookiesess.flask import CookieSessionInterface
+
+    CookieSessionInterface().init_app(app)  # keys: COOKIESESS_KEYS_FILE, ...
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import weakref
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+from flask.sessions import NullSession, SessionInterface, SessionMixin
+from werkzeug.exceptions import ServiceUnavailable
+
+from ._frameworks import AdapterSession, check_options, resolve_keyring
+from .cookies import MAX_AGE_CAP, parse_cookie_header, private_cache_control, request_is_secure
+from .engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
+from .exceptions import StoreError
+from .keys import Keyring
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.wrappers import Request, Response
+
+__all__ = ["CookieSessionInterface", "FlaskSession", "UnavailableSession"]
+
+logger = logging.getLogger("cookiesess")
+
+
+class FlaskSession(AdapterSession, SessionMixin):
+    """The session Flask sees: a `cookiesess.Session` with Flask's ``permanent``.
+
+    ``permanent`` is the cookie's lifetime, not a data key: True gives the
+    cookie ``Max-Age = PERMANENT_SESSION_LIFETIME``, False makes it a
+    browser-session cookie. ``new``, ``modified`` and ``accessed`` are the
+    `cookiesess.Session` ones (``modified`` may also be set to True).
+    """
+
+    _lifetime: int | None = None
+
+    @property
+    def permanent(self) -> bool:
+        """Whether the cookie outlives the browser session."""
+        return self.max_age is not None
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        wanted = self._lifetime if value else None
+        if self.max_age != wanted:
+            self.max_age = wanted
+
+
+class UnavailableSession(NullSession):
+    """Stands in for the session when the store failed; the request gets a 503."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise RuntimeError(
+            "the session is unavailable because the session store failed; "
+            "this request is answered with 503 Service Unavailable"
+        )
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _AppState:
+    engine: SessionEngine
+    lifetime: int
+
+
+class CookieSessionInterface(SessionInterface):
+    """Flask sessions sealed in cookies by cookiesess.
+
+    Keys, in order: `keyring`; app config ``COOKIESESS_KEYS_FILE`` or
+    ``COOKIESESS_KEYS`` (env format, or a `Keyring`); the environment
+    (``COOKIESESS_KEYS_FILE`` / ``COOKIESESS_KEYS``); else ``SECRET_KEY`` and
+    ``SECRET_KEY_FALLBACKS`` through `Keyring.from_secrets` (weak ones refused).
+
+    Flask's ``SESSION_COOKIE_NAME/DOMAIN/PATH/HTTPONLY/SECURE/SAMESITE/
+    PARTITIONED``, ``PERMANENT_SESSION_LIFETIME`` and
+    ``SESSION_REFRESH_EACH_REQUEST`` are honoured, with two safer readings of
+    Flask's defaults: ``SESSION_COOKIE_SECURE=False`` means ``secure="auto"``
+    (Secure over HTTPS) and ``SESSION_COOKIE_SAMESITE=None`` keeps "Lax".
+    Keyword options (`SessionConfig` fields) override the app config, which is
+    read once per app (on `init_app` or the first request).
+
+    When the store fails, the request is answered 503 (through the app's error
+    handlers when it fails on opening) and no Set-Cookie is sent.
+
+    Args:
+        keyring: the keys; resolved from the app config when None.
+        **options: `SessionConfig` keywords, e.g. ``secure=False`` or ``store=``.
+
+    Raises:
+        ConfigurationError: an unknown option name.
+    """
+
+    def __init__(self, keyring: Keyring | None = None, **options: Any) -> None:
+        check_options(options, where="CookieSessionInterface")
+        self.keyring = keyring
+        self.options = options
+        self._apps: weakref.WeakKeyDictionary[Flask, _AppState] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def init_app(self, app: Flask) -> None:
+        """Install this interface on `app` and validate its configuration now.
+
+        Raises:
+            ConfigurationError: invalid options (`KeyringError` for keys).
+        """
+        app.session_interface = self
+        self.engine_for(app)
+
+    def engine_for(self, app: Flask) -> SessionEngine:
+        """Return the engine for `app`, built from its config on first use."""
+        return self._state(app).engine
+
+    # -- SessionInterface ------------------------------------------------
+
+    def open_session(self, app: Flask, request: Request) -> FlaskSession | UnavailableSession:
+        """Open the request's session (a fresh one when its cookie is unusable)."""
+        state = self._state(app)
+        engine = state.engine
+        cookies = parse_cookie_header(request.environ.get("HTTP_COOKIE", ""))
+        try:
+            session = cast("FlaskSession", engine.load(cookies))
+        except StoreError:
+            logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
+            # An exception raised here would become a 500: Flask opens the
+            # session before dispatching. A routing exception is raised at
+            # dispatch and goes through the app's HTTP error handlers.
+            request.routing_exception = ServiceUnavailable()
+            return UnavailableSession()
+        session._lifetime = state.lifetime
+        session._request_cookies = cookies
+        session._secure = request_is_secure(
+            request.scheme,
+            request.headers.get("X-Forwarded-Proto"),
+            trust_proxy=engine.config.trust_proxy,
+        )
+        return session
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Add the Set-Cookie headers the engine asks for, and ``Vary: Cookie``."""
+        if not isinstance(session, FlaskSession):
+            return
+        engine = self._state(app).engine
+        if session.accessed:
+            response.vary.add("Cookie")
+        if (
+            session.new
+            and not dict.__len__(session)
+            and not session.modified
+            and not engine.config.save_uninitialized
+        ):
+            return  # as Flask: an empty new session sets no cookie
+        try:
+            lines = engine.commit(session, session._request_cookies, secure=session._secure)
+        except StoreError:
+            logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
+            _answer_unavailable(response)
+            return
+        if lines:
+            for line in lines:
+                response.headers.add("Set-Cookie", line)
+            response.vary.add("Cookie")
+            response.headers["Cache-Control"] = private_cache_control(
+                response.headers.get("Cache-Control")
+            )
+
+    # -- per-app engines ----------------------------------------------------
+
+    def _state(self, app: Flask) -> _AppState:
+        state = self._apps.get(app)
+        if state is None:
+            with self._lock:
+                state = self._apps.get(app)
+                if state is None:
+                    state = self._apps[app] = self._build(app)
+        return state
+
+    def _build(self, app: Flask) -> _AppState:
+        config = app.config
+        lifetime = _seconds(app.permanent_session_lifetime)
+        options: dict[str, Any] = {
+            "cookie_name": self.get_cookie_name(app),
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "httponly": self.get_cookie_httponly(app),
+            "secure": True if self.get_cookie_secure(app) else "auto",
+            "partitioned": bool(config.get("SESSION_COOKIE_PARTITIONED", False)),
+            # Flask checks a cookie's age against the lifetime; refreshing each
+            # request becomes an idle timeout refreshed at a bounded granularity.
+            "idle_timeout": lifetime if config.get("SESSION_REFRESH_EACH_REQUEST", True) else None,
+            "absolute_timeout": max(DEFAULT_ABSOLUTE_TIMEOUT, lifetime),
+        }
+        samesite = self.get_cookie_samesite(app)
+        if samesite:
+            options["samesite"] = samesite
+        options.update(self.options)
+        keyring = self.keyring or resolve_keyring(
+            keys=config.get("COOKIESESS_KEYS"),
+            keys_file=config.get("COOKIESESS_KEYS_FILE"),
+            secret=config.get("SECRET_KEY"),
+            fallbacks=_as_list(config.get("SECRET_KEY_FALLBACKS")),
+            setting_names=("SECRET_KEY", "SECRET_KEY_FALLBACKS"),
+        )
+        engine = SessionEngine(keyring, **options)
+        engine.session_class = FlaskSession
+        return _AppState(engine, lifetime)
+
+
+def _seconds(value: timedelta | int) -> int:
+    seconds = int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
+    return max(1, min(seconds, MAX_AGE_CAP))
+
+
+def _as_list(value: Iterable[str | bytes] | None) -> list[str | bytes]:
+    return list(value or ())
+
+
+def _answer_unavailable(response: Response) -> None:
+    """Turn `response` into a bare 503 in place: save_session cannot replace it."""
+    replacement = ServiceUnavailable().get_response()
+    close = getattr(response.response, "close", None)
+    if callable(close):
+        close()
+    response.status = replacement.status
+    response.headers = replacement.headers
+    response.direct_passthrough = False
+    response.response = replacement.response
