@@ -311,7 +311,8 @@ class Keyring:
             where = "secret 0 (primary)" if n == 0 else f"secret {n} (fallback)"
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
-            weakness = secret_weakness(text)
+            # Bytes secrets (Flask's classic `os.urandom(24)`) are judged as bytes.
+            weakness = bytes_weakness(raw) if isinstance(raw, bytes) else secret_weakness(text)
             state: KeyState = "primary" if n == 0 else "decrypt"
             if weakness is None:
                 master = HKDF(hashes.SHA256(), 32, b"cookiesess/secret", b"").derive(data)
@@ -410,6 +411,20 @@ def secret_weakness(text: str) -> str | None:
     if len(text) * math.log2(max(classes, 2)) < 128:
         return "under 128 bits of estimated entropy"
     return None
+
+
+def bytes_weakness(data: bytes) -> str | None:
+    """Return why a bytes secret is too weak to be used as it is, or None."""
+    if data.isascii() and _is_known_weak(data.decode("ascii")):
+        return "it is a well-known example value"
+    if len(data) < 16:
+        return "shorter than 16 bytes"
+    if len(set(data)) < min(12, len(data) // 2) or len(zlib.compress(data, 9)) < len(data) // 2:
+        return "it is not random"
+    try:
+        return secret_weakness(data.decode("ascii")) if data.isascii() else None
+    except UnicodeDecodeError:  # pragma: no cover - isascii() guards it
+        return None
 
 
 def _is_known_weak(text: str) -> bool:

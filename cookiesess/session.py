@@ -119,7 +119,7 @@ class Session(dict[str, Any]):
     def modified(self) -> bool:
         """Whether the data differs from what was loaded (decided from the encoding)."""
         if self._orig is None:
-            return bool(self) or self._destroyed
+            return bool(dict.__len__(self)) or self._destroyed
         if not self._dirty:
             return False
         return self._encode() != self._orig
@@ -171,12 +171,14 @@ class Session(dict[str, Any]):
 
     def regenerate(self) -> None:
         """Issue a new id keeping the data (call on login and privilege changes)."""
+        self.accessed = True
         self._retire_ids.append(self._sid)
         self._sid = secrets.token_bytes(SID_BYTES)
         self._forced = True
 
     def destroy(self) -> None:
         """Empty the session and expire its cookies and store record (log out)."""
+        self.accessed = True
         self._retire_ids.append(self._sid)
         self._sid = secrets.token_bytes(SID_BYTES)
         dict.clear(self)

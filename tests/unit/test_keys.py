@@ -158,3 +158,14 @@ def test_wire_ids_are_stable_and_distinct() -> None:
 def test_generate() -> None:
     """generate() makes a random primary key."""
     assert Keyring.generate().primary.wire_id != Keyring.generate().primary.wire_id
+
+
+def test_random_bytes_secrets_are_judged_as_bytes() -> None:
+    """Flask's classic os.urandom(24) secret key is accepted; short or repetitive bytes are not."""
+    assert Keyring.from_secrets([secrets.token_bytes(24)]).primary.state == "primary"
+    with pytest.raises(KeyringError, match="shorter than 16 bytes"):
+        Keyring.from_secrets([secrets.token_bytes(8)])
+    with pytest.raises(KeyringError, match="not random"):
+        Keyring.from_secrets([b"\x00" * 32])
+    with pytest.raises(KeyringError, match="well-known"):
+        Keyring.from_secrets([b"keyboard cat"])

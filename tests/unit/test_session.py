@@ -154,3 +154,12 @@ def test_websocket_session_is_read_only() -> None:
     assert view["a"] == 1
     with pytest.raises(TypeError, match="read-only"):
         view["a"] = 2  # type: ignore[index]
+
+
+def test_checking_modified_is_not_an_access() -> None:
+    """Reading .modified (as middlewares do) does not mark the session accessed."""
+    session = Session()
+    assert not session.modified
+    assert not session.accessed
+    session.destroy()
+    assert session.accessed
