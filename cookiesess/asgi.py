@@ -1,0 +1,251 @@
+"""ASGI 3 middleware: the session at ``scope["session"]``.
+
+Pure ASGI (no response buffering): it reads the ``cookie`` header lines, hands
+the session to the app and, at ``http.response.start``, adds the Set-Cookie
+values the engine decides on, plus ``Vary: Cookie`` and ``Cache-Control:
+private`` where due. Starlette's and FastAPI's ``request.session`` work
+unchanged. Every session decision is the engine's; this module moves headers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from .cookies import (
+    parse_cookie_header,
+    private_cache_control,
+    request_is_secure,
+    vary_cookie,
+)
+from .engine import SessionEngine
+from .exceptions import ConfigurationError, StoreError
+from .keys import Keyring
+from .session import LazySession, Session, WebSocketSession
+from .stores import MemoryStore, ThreadedAsyncStore
+
+__all__ = ["SessionMiddleware"]
+
+logger = logging.getLogger("cookiesess")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+# The wrapped app is typed loosely, as Starlette's Middleware does: ASGI apps
+# are typed with Starlette's aliases, asgiref's TypedDicts or plain dicts.
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+_UNAVAILABLE_BODY: Final = b"Service Unavailable: the session store failed.\n"
+# RFC 6455 §7.4.1: 1011, the server hit an unexpected condition.
+_WS_INTERNAL_ERROR: Final = 1011
+
+
+class SessionMiddleware:
+    """Give an ASGI app a cookie session at ``scope["session"]``.
+
+    A drop-in replacement for `starlette.middleware.sessions.SessionMiddleware`:
+    ``request.session`` is a `Session` (a dict). With ``lazy=True`` it is a
+    `LazySession` that opens the cookie on first access; a cookie that points
+    to the store is still loaded before the app runs (a lazy mapping cannot
+    await). Async stores are awaited; a synchronous store runs in a worker
+    thread (`ThreadedAsyncStore`), except the in-process `MemoryStore`.
+
+    ``websocket`` connections get a read-only `WebSocketSession`: a WebSocket
+    cannot set cookies, so writing to it raises `TypeError` rather than
+    losing the change. ``lifespan`` and other scopes pass straight through.
+
+    A failing store answers 503 Service Unavailable for that request, with no
+    Set-Cookie (the client keeps its session), and the app's own response is
+    dropped. `CodecError` and `SessionTooLarge` at commit are bugs in the app
+    and propagate (a 500).
+
+    Args:
+        app: the ASGI 3 application to wrap.
+        keyring: the keys; `Keyring.from_env()` when omitted.
+        engine: a prebuilt `SessionEngine`, instead of `keyring` and options.
+        **options: `SessionConfig` options (``cookie_name``, ``secure``, …).
+
+    Raises:
+        ConfigurationError: invalid options, or `engine` given with options.
+        KeyringError: no usable keys in the environment.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        /,
+        keyring: Keyring | None = None,
+        *,
+        engine: SessionEngine | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.engine = _awaitable_stores(_engine(keyring, engine, options))
+        config = self.engine.config
+        # A denylist check awaits a store, which a lazy mapping cannot do.
+        self._lazy = config.lazy and config.denylist is None
+        self._auto = config.secure == "auto"
+        self._trust_proxy = config.trust_proxy
+
+    def __repr__(self) -> str:
+        return f"SessionMiddleware({self.app!r}, engine={self.engine!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app with the connection's session (the ASGI entry point)."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = self.engine
+        lines: list[bytes] = []
+        forwarded: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                lines.append(value)
+            elif name == b"x-forwarded-proto" and forwarded is None:
+                forwarded = value
+        cookies = parse_cookie_header(lines) if lines else {}
+        session: Session | LazySession
+        if self._lazy and not engine.needs_store(cookies):
+            session = engine.lazy(lambda: cookies)
+        else:
+            try:
+                loaded = await engine.aload(cookies)
+            except StoreError:
+                logger.exception("cookiesess: session store failed while loading")
+                await _unavailable(send)
+                return
+            # In lazy mode the app always gets the lazy mapping, opened or not.
+            session = LazySession(lambda: loaded) if self._lazy else loaded
+        failed = False
+
+        async def send_with_session(message: Message) -> None:
+            nonlocal failed
+            if failed:
+                return  # the 503 went out instead; drop the app's response
+            if message["type"] == "http.response.start":
+                if type(session) is LazySession:
+                    if session.loaded is None:
+                        # Untouched lazy session: nothing to read, nothing to write.
+                        await send(message)
+                        return
+                    accessed = True
+                else:
+                    accessed = session.accessed
+                try:
+                    set_cookies = await engine.acommit(
+                        session, cookies, secure=self._secure(scope, forwarded)
+                    )
+                except StoreError:
+                    logger.exception("cookiesess: session store failed while saving")
+                    failed = True
+                    await _unavailable(send)
+                    return
+                if set_cookies or accessed:
+                    message = {
+                        **message,
+                        "headers": _session_headers(
+                            message.get("headers", ()), set_cookies, vary=accessed
+                        ),
+                    }
+            await send(message)
+
+        await self.app({**scope, "session": session}, receive, send_with_session)
+
+    def _secure(self, scope: Scope, forwarded: bytes | None) -> bool | None:
+        """Whether the request came over HTTPS, for ``secure="auto"`` (else None)."""
+        if not self._auto:
+            return None
+        return request_is_secure(
+            scope.get("scheme", "http"),
+            None if forwarded is None else forwarded.decode("latin-1"),
+            trust_proxy=self._trust_proxy,
+        )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cookies = parse_cookie_header(
+            [value for name, value in scope["headers"] if name == b"cookie"]
+        )
+        try:
+            session = await self.engine.aload(cookies)
+        except StoreError:
+            logger.exception("cookiesess: session store failed while loading")
+            # Closing before accepting makes the server refuse the handshake.
+            await receive()
+            await send({"type": "websocket.close", "code": _WS_INTERNAL_ERROR})
+            return
+        view = WebSocketSession(session, session.id)
+        await self.app({**scope, "session": view}, receive, send)
+
+
+async def _unavailable(send: Send) -> None:
+    """Send the 503 that replaces the app's response when the store fails."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(_UNAVAILABLE_BODY)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _UNAVAILABLE_BODY})
+
+
+def _session_headers(
+    headers: Any, set_cookies: list[str], *, vary: bool
+) -> list[tuple[bytes, bytes]]:
+    """Return a copy of the ASGI `headers` with the session's headers added."""
+    out: list[tuple[bytes, bytes]] = [(bytes(k), bytes(v)) for k, v in headers]
+    if vary:
+        _merge(out, b"vary", vary_cookie)
+    if set_cookies:
+        _merge(out, b"cache-control", private_cache_control)
+        out.extend((b"set-cookie", line.encode("latin-1")) for line in set_cookies)
+    return out
+
+
+def _merge(
+    headers: list[tuple[bytes, bytes]], name: bytes, combine: Callable[[str | None], str]
+) -> None:
+    """Replace every `name` header by one whose value is `combine` of their joined values."""
+    values = [value.decode("latin-1") for key, value in headers if key.lower() == name]
+    if values:
+        headers[:] = [(key, value) for key, value in headers if key.lower() != name]
+    headers.append((name, combine(", ".join(values) or None).encode("latin-1")))
+
+
+def _awaitable_stores(engine: SessionEngine) -> SessionEngine:
+    """Return `engine`, or a copy whose blocking stores run in worker threads."""
+    changes: dict[str, Any] = {}
+    for option in ("store", "denylist"):
+        store = getattr(engine.config, option)
+        if store is None or isinstance(store, MemoryStore):
+            continue  # MemoryStore never blocks on I/O: calling it inline is cheaper
+        if not inspect.iscoroutinefunction(store.get):
+            changes[option] = ThreadedAsyncStore(store)
+    if not changes:
+        return engine
+    return SessionEngine(engine.keyring, engine.config, **changes)
+
+
+def _engine(
+    keyring: Keyring | None, engine: SessionEngine | None, options: dict[str, Any]
+) -> SessionEngine:
+    if engine is not None:
+        if keyring is not None or options:
+            raise ConfigurationError("pass either engine= or a keyring and options, not both")
+        return engine
+    return SessionEngine(keyring if keyring is not None else Keyring.from_env(), **options)
