@@ -169,6 +169,14 @@ class Session(dict[str, Any]):
         self._deadline = max(1, ts) if not self._deadline else max(1, min(ts, self._deadline))
         self._forced = True
 
+    def mark_accessed(self) -> None:
+        """Record that the response depends on the session (adds ``Vary: Cookie``).
+
+        Starlette's ``request.session`` calls this; serialising an empty
+        session with `json` reads no method that would notice.
+        """
+        self.accessed = True
+
     def regenerate(self) -> None:
         """Issue a new id keeping the data (call on login and privilege changes)."""
         self.accessed = True
@@ -372,6 +380,7 @@ class LazySession(MutableMapping[str, Any]):
     __slots__ = ("_loader", "_session")
 
     def __init__(self, loader: Callable[[], Session]) -> None:
+        # No __setattr__ override: it would slow the construction every request pays.
         self._loader = loader
         self._session: Session | None = None
 
@@ -388,15 +397,41 @@ class LazySession(MutableMapping[str, Any]):
         return session
 
     def __getattr__(self, name: str) -> Any:
+        # Only reached for names LazySession lacks: id, new, modified, regenerate…
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.open(), name)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in LazySession.__slots__:
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.open(), name, value)
+    @property
+    def max_age(self) -> int | None:
+        """See `Session.max_age`."""
+        return self.open().max_age
+
+    @max_age.setter
+    def max_age(self, value: int | None) -> None:
+        self.open().max_age = value
+
+    @property
+    def expires(self) -> _dt.datetime | None:
+        """See `Session.expires`."""
+        return self.open().expires
+
+    @expires.setter
+    def expires(self, value: _dt.datetime) -> None:
+        self.open().expires = value
+
+    @property
+    def generation(self) -> int:
+        """See `Session.generation`."""
+        return self.open().generation
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        self.open().generation = value
+
+    def mark_accessed(self) -> None:
+        """Open the session and mark it read (see `Session.mark_accessed`)."""
+        self.open().accessed = True
 
     def __getitem__(self, key: str) -> Any:
         return self.open()[key]

@@ -163,3 +163,17 @@ def test_checking_modified_is_not_an_access() -> None:
     assert not session.accessed
     session.destroy()
     assert session.accessed
+
+
+def test_lazy_session_forwards_attributes() -> None:
+    """Lifecycle attributes set on the lazy mapping reach the real session."""
+    lazy = LazySession(lambda: loaded({"a": 1}))
+    lazy.max_age = 60
+    lazy.generation = 2
+    lazy.mark_accessed()
+    assert lazy.loaded is not None
+    assert lazy.loaded.max_age == 60
+    assert lazy.generation == 2
+    assert lazy.loaded.accessed
+    lazy.regenerate()
+    assert lazy.loaded._forced
