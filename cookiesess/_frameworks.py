@@ -10,15 +10,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, cast
 
-from .engine import SessionConfig
+from .engine import LegacyReader, SessionConfig
 from .exceptions import ConfigurationError, KeyringError
 from .keys import ENV_VAR, FILE_ENV_VAR, Keyring
 from .session import Session
 
-__all__ = ["AdapterSession", "check_options", "resolve_keyring"]
+__all__ = ["AdapterSession", "check_options", "legacy_readers", "resolve_keyring"]
 
 _SECRET_ENTRY: Final = re.compile(r"secret (\d+) \((?:primary|fallback)\)")
 
@@ -110,3 +110,41 @@ def check_options(options: Mapping[str, Any], *, where: str) -> None:
             [f"{where}: unknown option {name!r}" for name in unknown]
             + [f"{where}: valid options are {', '.join(sorted(known))}"]
         )
+
+
+def legacy_readers(
+    value: object, *, own: str, build: Callable[[], LegacyReader]
+) -> tuple[LegacyReader, ...]:
+    """Resolve a ``migrate_from`` option; the framework's own name builds its reader.
+
+    Args:
+        value: None, the name `own`, a reader object, or a list mixing them.
+        own: the framework's name (``"flask"`` or ``"django"``).
+        build: builds the reader of the framework's own session cookie from the
+            app's settings (the app being migrated is the same app).
+
+    Raises:
+        ConfigurationError: another framework's name, or settings that cannot
+            verify the legacy cookies (e.g. no secret key).
+    """
+    if value is None or isinstance(value, str) or not isinstance(value, Iterable):
+        items: list[object] = [] if value is None else [value]
+    else:
+        items = list(value)
+    readers: list[LegacyReader] = []
+    for item in items:
+        if item == own:
+            try:
+                readers.append(build())
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    [f"migrate_from={own!r}: {p}" for p in exc.problems]
+                ) from None
+        elif isinstance(item, str):
+            raise ConfigurationError(
+                f"migrate_from={item!r}: this adapter reads only its own framework's cookie "
+                f"({own!r}); for another library pass a reader from cookiesess.legacy"
+            )
+        else:
+            readers.append(cast("LegacyReader", item))  # SessionConfig checks each reader
+    return tuple(readers)

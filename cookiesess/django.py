@@ -9,6 +9,11 @@ Django's session API (``cycle_key``, ``flush``, ``set_expiry``, the ``a*``
 variants, …) so `django.contrib.auth`, `django.contrib.messages` and
 ``CSRF_USE_SESSIONS`` work unchanged. Thin: every decision stays in the engine.
 
+``COOKIESESS = {"migrate_from": "django"}`` reads the cookies of Django's
+``signed_cookies`` backend once (verified with ``SECRET_KEY``,
+``SECRET_KEY_FALLBACKS``, ``SESSION_COOKIE_AGE`` and ``SESSION_COOKIE_*``) and
+re-seals them, so users stay logged in; see `cookiesess.legacy`.
+
 Django's test ``Client.login()``, ``force_login()`` and ``client.session`` build
 sessions with ``SESSION_ENGINE``'s store, which this middleware does not read:
 in tests, log in through the login view instead.
@@ -35,10 +40,11 @@ from django.http import HttpResponse  # type: ignore[import-untyped]  # django s
 from django.utils import timezone  # type: ignore[import-untyped]  # django ships no type hints
 from django.utils.cache import patch_vary_headers  # type: ignore[import-untyped]  # django ships no type hints
 
-from ._frameworks import AdapterSession, check_options, resolve_keyring
+from ._frameworks import AdapterSession, check_options, legacy_readers, resolve_keyring
 from .cookies import MAX_AGE_CAP, parse_cookie_header, private_cache_control, request_is_secure
 from .engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
-from .exceptions import StoreError
+from .exceptions import ConfigurationError, StoreError
+from .legacy import DjangoSignedCookiesReader
 
 __all__ = ["DjangoSession", "SessionMiddleware"]
 
@@ -47,6 +53,7 @@ logger = logging.getLogger("cookiesess")
 _NOT_GIVEN: Final = object()
 _MORSEL_FLAGS: Final = frozenset({"secure", "httponly"})
 _MORSEL_VALUES: Final = frozenset({"max-age", "path", "domain", "samesite", "expires"})
+_JSON_SERIALIZER: Final = "django.contrib.sessions.serializers.JSONSerializer"
 
 
 class DjangoSession(AdapterSession):
@@ -390,6 +397,8 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
         session._request_cookies = cookies
         session._cookie_age = self._cookie_age
         session._config_max_age = self.engine.config.max_age
+        if session._legacy is not None:
+            _adopt_legacy_expiry(session)
         trust_proxy = self.engine.config.trust_proxy
         session._secure = request.is_secure() or request_is_secure(
             "http", request.META.get("HTTP_X_FORWARDED_PROTO"), trust_proxy=trust_proxy
@@ -456,6 +465,10 @@ def _engine_from_settings() -> SessionEngine:
         "absolute_timeout": max(DEFAULT_ABSOLUTE_TIMEOUT, age),
     }
     derived.update(options)
+    if derived.get("migrate_from"):
+        derived["migrate_from"] = legacy_readers(
+            derived["migrate_from"], own="django", build=_legacy_reader
+        )
     keyring = resolve_keyring(
         keys=keys,
         keys_file=keys_file,
@@ -466,3 +479,35 @@ def _engine_from_settings() -> SessionEngine:
     engine = SessionEngine(keyring, **derived)
     engine.session_class = DjangoSession
     return engine
+
+
+def _legacy_reader() -> DjangoSignedCookiesReader:
+    """Reader of the project's ``signed_cookies`` sessions, for ``migrate_from="django"``."""
+    if settings.SESSION_SERIALIZER != _JSON_SERIALIZER:
+        raise ConfigurationError(
+            f"SESSION_SERIALIZER is {settings.SESSION_SERIALIZER!r}; only Django's "
+            f"default {_JSON_SERIALIZER} sessions can be read"
+        )
+    return DjangoSignedCookiesReader(
+        settings.SECRET_KEY,
+        fallbacks=list(getattr(settings, "SECRET_KEY_FALLBACKS", ()) or ()),
+        max_age=settings.SESSION_COOKIE_AGE,
+        cookie_name=settings.SESSION_COOKIE_NAME,
+        path=settings.SESSION_COOKIE_PATH,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        secure=bool(settings.SESSION_COOKIE_SECURE),
+        httponly=bool(settings.SESSION_COOKIE_HTTPONLY),
+        samesite=settings.SESSION_COOKIE_SAMESITE or None,
+    )
+
+
+def _adopt_legacy_expiry(session: DjangoSession) -> None:
+    """Apply the ``set_expiry`` value Django kept in the migrated data, then drop the key."""
+    expiry = dict.pop(session, "_session_expiry", None)
+    try:
+        if isinstance(expiry, str):
+            session.set_expiry(_dt.datetime.fromisoformat(expiry))
+        elif type(expiry) is int:
+            session.set_expiry(expiry)
+    except (ValueError, OverflowError):
+        pass  # not a value Django writes: keep the default expiry

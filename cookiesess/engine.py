@@ -18,7 +18,8 @@ import inspect
 import logging
 import struct
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from types import GeneratorType
 from typing import Any, Final, Literal, Protocol, cast
 
 from . import codec
@@ -32,7 +33,9 @@ from .cookies import (
 )
 from .envelope import (
     MAX_CHUNKS,
+    Opened,
     aad_context,
+    peek_header,
     read_header,
     seal,
     seal_bytes,
@@ -86,14 +89,38 @@ _BROWSER_SESSION: Final = -2
 
 
 class LegacyReader(Protocol):
-    """Reads the cookie of the session library an app is leaving (see `cookiesess.legacy`)."""
+    """Reads the cookie of the session library an app is leaving (see `cookiesess.legacy`).
 
-    cookie_name: str
-    path: str
-    domain: str | None
-    secure: bool
-    httponly: bool
-    samesite: str | None
+    The attributes are those the legacy cookie was set with, to expire it exactly.
+    """
+
+    @property
+    def cookie_name(self) -> str:
+        """Name of the legacy cookie."""
+
+    @property
+    def path(self) -> str:
+        """Its Path attribute."""
+
+    @property
+    def domain(self) -> str | None:
+        """Its Domain attribute, if any."""
+
+    @property
+    def secure(self) -> bool:
+        """Whether it was set with Secure."""
+
+    @property
+    def httponly(self) -> bool:
+        """Whether it was set with HttpOnly."""
+
+    @property
+    def samesite(self) -> str | None:
+        """Its SameSite attribute, if any."""
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether it was set with Partitioned."""
 
     def read(self, value: str, *, now: float) -> dict[str, Any]:
         """Return the verified data, or raise `InvalidToken`."""
@@ -148,8 +175,9 @@ class SessionConfig:
     """Returns the current generation for a session's user; older sessions are revoked."""
     denylist: Any = None
     """A `Store` or `AsyncStore` of revoked session ids (see `SessionEngine.revoke`)."""
-    migrate_from: Sequence[LegacyReader] = ()
-    """Legacy readers whose cookies are read once and re-sealed (see `cookiesess.legacy`)."""
+    migrate_from: Sequence[LegacyReader] | LegacyReader = ()
+    """Legacy readers (or one) whose cookies are read once and re-sealed (see
+    `cookiesess.legacy`); tried in order. Stored as a tuple."""
     migrate_until: _dt.datetime | None = None
     """After this instant legacy cookies are no longer read."""
     clock: Callable[[], float] = time.time
@@ -203,13 +231,45 @@ class SessionConfig:
             value = getattr(self, name)
             if value is not None and not callable(value):
                 problems.append(f"{name} must be callable")
-        for reader in self.migrate_from:
-            if not callable(getattr(reader, "read", None)):
-                problems.append(f"migrate_from entry {reader!r} has no read() method")
-        if self.migrate_until is not None and self.migrate_until.utcoffset() is None:
+        readers = _legacy_readers(self.migrate_from, problems)
+        object.__setattr__(self, "migrate_from", readers)
+        until = self.migrate_until
+        if until is not None and (
+            not isinstance(cast("object", until), _dt.datetime) or until.utcoffset() is None
+        ):
             problems.append("migrate_until must be an aware datetime (e.g. with datetime.UTC)")
         if problems:
             raise ConfigurationError(problems)
+
+
+def _legacy_readers(value: object, problems: list[str]) -> tuple[LegacyReader, ...]:
+    """Return ``migrate_from`` as a tuple of readers; append a message per bad entry."""
+    if callable(getattr(value, "read", None)):
+        return (cast("LegacyReader", value),)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        problems.append(
+            f"migrate_from={value!r}: pass reader objects from cookiesess.legacy, e.g. "
+            "[StarletteSessionReader(secret_key)] (only the Flask and Django adapters "
+            "take the names 'flask' and 'django')"
+        )
+        return ()
+    readers: list[LegacyReader] = []
+    for reader in value:
+        if not callable(getattr(reader, "read", None)):
+            problems.append(
+                f"migrate_from entry {reader!r} is not a legacy reader (no read() method)"
+            )
+            continue
+        try:
+            _expire_legacy(reader)
+        except ConfigurationError as exc:
+            problems.extend(f"migrate_from entry {reader!r}: {p}" for p in exc.problems)
+            continue
+        except AttributeError as exc:  # a reader missing a cookie attribute
+            problems.append(f"migrate_from entry {reader!r}: {exc}")
+            continue
+        readers.append(reader)
+    return tuple(readers)
 
 
 def _int_in(value: object, low: int, high: int) -> bool:
@@ -253,7 +313,24 @@ _Step = tuple[Any, str, tuple[Any, ...]]
 _Steps = Generator[_Step, Any, Any]
 
 
-def _run_sync(steps: _Steps) -> Any:
+def _with_steps(ops: list[_Step], result: list[str]) -> list[str] | _Steps:
+    """Return `result`, or steps that run the store calls `ops` in order, then return it."""
+    if not ops:
+        return result
+
+    def steps() -> _Steps:
+        # Not `yield from ops`: the driver sends each call's result, which a
+        # list iterator cannot take.
+        for op in ops:  # noqa: UP028
+            yield op
+        return result
+
+    return steps()
+
+
+def _run_sync(steps: _Steps | Any) -> Any:
+    if type(steps) is not GeneratorType:
+        return steps  # decided without the store
     try:
         step = next(steps)
         while True:
@@ -271,7 +348,9 @@ def _run_sync(steps: _Steps) -> Any:
         return stop.value
 
 
-async def _run_async(steps: _Steps) -> Any:
+async def _run_async(steps: _Steps | Any) -> Any:
+    if type(steps) is not GeneratorType:
+        return steps  # decided without the store
     try:
         step = next(steps)
         while True:
@@ -346,6 +425,7 @@ class SessionEngine:
         self._legacy_until = (
             config.migrate_until.timestamp() if config.migrate_until is not None else None
         )
+        self._readers = cast("tuple[LegacyReader, ...]", config.migrate_from)
 
     def __repr__(self) -> str:
         return f"SessionEngine({self.keyring!r}, cookie_name={self._name!r})"
@@ -418,6 +498,9 @@ class SessionEngine:
         first = cookies.get(self._name)
         if first is None:
             return False
+        peeked = peek_header(first)
+        if peeked is not None and peeked.purpose != "ref":
+            return False  # read_header would say the same, or fail: False either way
         try:
             return read_header(first).purpose == "ref"
         except InvalidToken:
@@ -526,14 +609,42 @@ class SessionEngine:
                 logger.exception("cookiesess: on_reject hook failed")
         return self._fresh(now)
 
-    def _load_steps(self, cookies: Mapping[str, str], now: int) -> _Steps:
+    def _load_steps(self, cookies: Mapping[str, str], now: int) -> Session | _Steps:
+        """Open the session; a generator (`_load_store_steps`) only when a store is asked.
+
+        The common request, a single-chunk session cookie and no denylist,
+        goes straight through with no generator; everything else takes the
+        general path.
+        """
+        first = cookies.get(self._name)
+        header = None if first is None else peek_header(first)
+        if (
+            header is None
+            or header.purpose != "session"
+            or header.chunks != 1
+            or self.config.denylist is not None
+        ):
+            return self._load_store_steps(cookies, now)
+        try:
+            opened = unseal(self.keyring, first, purpose="session", context=self._ctx_session)  # type: ignore[arg-type]
+            session = self._parse(opened.plaintext, now)
+            self._check_generation(session)
+        except InvalidToken as exc:
+            return self._load_rejected(cookies, exc.reason, now)
+        return self._load_done(session, opened, now)
+
+    def _load_store_steps(self, cookies: Mapping[str, str], now: int) -> _Steps:
         first = cookies.get(self._name)
         if first is None:
-            if self.config.migrate_from:
+            if self._readers:
                 return self._migrate(cookies, now)
             return self._fresh(now)
         try:
-            header = read_header(first)
+            # A single-chunk token is decoded once, by unseal, which refuses
+            # whatever read_header would (same reason code).
+            header = peek_header(first)
+            if header is None or header.chunks != 1:
+                header = read_header(first)
             token = first if header.chunks == 1 else self._join(cookies, first, header.chunks)
             if header.purpose == "session":
                 opened = unseal(self.keyring, token, purpose="session", context=self._ctx_session)
@@ -561,10 +672,7 @@ class SessionEngine:
                 session._source_key = store_key
             else:
                 raise InvalidToken("malformed")
-            if self.config.generation_check is not None:
-                current = self.config.generation_check(session)
-                if current is not None and session._generation < current:
-                    raise InvalidToken("revoked")
+            self._check_generation(session)
             if self.config.denylist is not None:
                 denied = yield (
                     self.config.denylist,
@@ -574,9 +682,21 @@ class SessionEngine:
                 if denied is not None:
                     raise InvalidToken("revoked")
         except InvalidToken as exc:
-            if exc.reason == "malformed" and self.config.migrate_from:
-                return self._migrate(cookies, now)
-            return self._reject(exc.reason, now)
+            return self._load_rejected(cookies, exc.reason, now)
+        return self._load_done(session, opened, now)
+
+    def _check_generation(self, session: Session) -> None:
+        if self.config.generation_check is not None:
+            current = self.config.generation_check(session)
+            if current is not None and session._generation < current:
+                raise InvalidToken("revoked")
+
+    def _load_rejected(self, cookies: Mapping[str, str], reason: RejectReason, now: int) -> Session:
+        if reason == "malformed" and self._readers:
+            return self._migrate(cookies, now)
+        return self._reject(reason, now)
+
+    def _load_done(self, session: Session, opened: Opened, now: int) -> Session:
         session._reseal = opened.key.state != "primary"
         if self._refresh_every is not None and now - session._last >= self._refresh_every:
             session._refresh = True
@@ -638,23 +758,29 @@ class SessionEngine:
     def _migrate(self, cookies: Mapping[str, str], now: int) -> Session:
         if self._legacy_until is not None and now >= self._legacy_until:
             return self._fresh(now)
-        for reader in self.config.migrate_from:
+        rejected = False
+        for reader in self._readers:
             value = cookies.get(reader.cookie_name)
             if value is None:
                 continue
             try:
                 data = reader.read(value, now=now)
-                # Check now that the data can be re-sealed: a CodecError at
-                # commit would fail every request of this user.
-                codec.encode(data)
+                # Check now that the data can be re-sealed: a CodecError (or
+                # SessionTooLarge) at commit would fail every request of this user.
+                encoded = codec.encode(data)
             except (InvalidToken, CodecError):
-                return self._reject("legacy_rejected", now)
+                # Another reader of the same cookie may hold the old secret.
+                rejected = True
+                continue
+            if self.config.store is None and not self._fit(sealed_chars(META_BYTES + len(encoded))):
+                # A compressed legacy cookie can inflate past our cookie budget.
+                return self._reject("too_large", now)
             session = self._fresh(now)
             dict.update(session, data)
             session._out.update(data)
             session._legacy = reader
             return session
-        return self._fresh(now)
+        return self._reject("legacy_rejected", now) if rejected else self._fresh(now)
 
     def _require_store(self) -> Any:
         store = self.config.store
@@ -680,8 +806,14 @@ class SessionEngine:
         cookies: Mapping[str, str],
         secure: bool | None,
         now: int,
-    ) -> _Steps:
-        if isinstance(session, LazySession):
+    ) -> list[str] | _Steps:
+        """Decide the response's Set-Cookie values; a generator only when the store is called.
+
+        The store calls are collected and run, in order, after every decision
+        is made: the usual request (no store involved) pays no generator.
+        """
+        # Not isinstance(session, LazySession): that goes through ABCMeta.
+        if not isinstance(session, Session):
             opened = session.loaded
             if opened is None:
                 return []
@@ -692,9 +824,20 @@ class SessionEngine:
         else:
             secure = config.secure is True
         legacy = session._legacy
+        # A legacy cookie our cookies do not replace in the browser (another
+        # name, path, domain or partition) is expired whenever it comes along.
+        ops: list[_Step] = []
         headers: list[str] = []
-        if legacy is not None and legacy.cookie_name != self._name:
-            headers.append(_expire_legacy(legacy))
+        if self._readers:
+            headers = list(
+                dict.fromkeys(
+                    _expire_legacy(reader)
+                    for reader in self._readers
+                    if (reader is legacy or reader.cookie_name not in self._chunk_names)
+                    and reader.cookie_name in cookies
+                    and not self._replaces(reader)
+                )
+            )
 
         empty = not dict.__len__(session)
         if session._destroyed or (empty and not session.new and session.modified):
@@ -704,8 +847,8 @@ class SessionEngine:
                 session._destroyed = False
             else:
                 if session._source_key is not None:
-                    yield (config.store, "delete", (session._source_key,))
-                return headers + self._expire_all(cookies, secure)
+                    ops.append((config.store, "delete", (session._source_key,)))
+                return _with_steps(ops, headers + self._expire_all(cookies, secure))
         write = (
             session._forced
             or session._reseal
@@ -714,6 +857,9 @@ class SessionEngine:
             or (session.new and config.save_uninitialized)
         )
         if not write:
+            if legacy is not None and self._replaces(legacy):
+                # Migrated but empty, so not written: nothing overwrites it.
+                headers.append(_expire_legacy(legacy))
             return headers
         if session._retire_ids and session.new is False:
             # regenerate(): a fresh lifetime under a new id.
@@ -732,7 +878,7 @@ class SessionEngine:
                 chunks=count,
             )
             if session._source_key is not None:
-                yield (store, "delete", (session._source_key,))
+                ops.append((store, "delete", (session._source_key,)))
         elif store is not None:
             store_key = self._store_key(self.keyring.primary, session._sid)
             record = seal_bytes(
@@ -741,9 +887,9 @@ class SessionEngine:
                 purpose="record",
                 context=self._ctx_record + session._sid,
             )
-            yield (store, "set", (store_key, record, self._ttl(session, now)))
+            ops.append((store, "set", (store_key, record, self._ttl(session, now))))
             if session._source_key is not None and session._source_key != store_key:
-                yield (store, "delete", (session._source_key,))
+                ops.append((store, "delete", (session._source_key,)))
             count = 1
             token = seal(
                 self.keyring,
@@ -768,7 +914,17 @@ class SessionEngine:
         for i in range(count, MAX_CHUNKS):
             if self._chunk_names[i] in cookies:
                 headers.append(self._expire(self._chunk_names[i], secure))
-        return headers
+        return _with_steps(ops, headers)
+
+    def _replaces(self, reader: LegacyReader) -> bool:
+        """Whether our first cookie overwrites the legacy one in the browser's jar."""
+        config = self.config
+        return (
+            reader.cookie_name == self._name
+            and reader.path == config.path
+            and _domain_key(reader.domain) == _domain_key(config.domain)
+            and reader.partitioned == config.partitioned
+        )
 
     def _stamp_new_lifetime(self, session: Session, now: int) -> None:
         absolute = self.config.absolute_timeout
@@ -847,6 +1003,11 @@ class SessionEngine:
         yield (denylist, "set", (self._deny_key(session._sid), b"1", ttl))
 
 
+def _domain_key(domain: str | None) -> str | None:
+    # RFC 6265 section 5.2.3: a leading dot is ignored; domains compare case-insensitively.
+    return None if domain is None else domain.lstrip(".").lower()
+
+
 def _expire_legacy(reader: LegacyReader) -> str:
     samesite = reader.samesite.capitalize() if reader.samesite else None
     return SetCookie(
@@ -856,5 +1017,6 @@ def _expire_legacy(reader: LegacyReader) -> str:
         secure=reader.secure,
         httponly=reader.httponly,
         samesite=samesite,  # type: ignore[arg-type]
+        partitioned=reader.partitioned,
         max_age=0,
     ).render()

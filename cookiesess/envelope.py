@@ -36,6 +36,7 @@ __all__ = [
     "Header",
     "Opened",
     "aad_context",
+    "peek_header",
     "read_header",
     "seal",
     "seal_bytes",
@@ -177,6 +178,35 @@ def read_header(first_chunk: str) -> Header:
     if kind >= len(_PURPOSES) or not 1 <= count <= MAX_CHUNKS:
         raise InvalidToken("malformed")
     return Header(_PURPOSES[kind], count)
+
+
+# Every header `peek_header` can return, by (kind, count): no tuple per call.
+_HEADERS: Final = {
+    (kind, count): Header(purpose, count)
+    for kind, purpose in enumerate(_PURPOSES)
+    for count in range(1, MAX_CHUNKS + 1)
+}
+
+
+def peek_header(first_chunk: str) -> Header | None:
+    """Return what `read_header` would, from 3 characters, or None to ask `read_header`.
+
+    A fast path for the request hot path: the version, kind and chunk count
+    sit in the first 3 base64url characters. None whenever those do not start
+    a valid header or the chunk is shorter than a header; it does not check
+    the other 37 header characters, so a caller whose outcome depends on
+    them (a chunked token, a store reference) still calls `read_header`.
+    Nothing here is authenticated.
+    """
+    if len(first_chunk) < HEADER_CHARS or first_chunk[0] != "A":
+        return None
+    index = _b64._INDEX
+    c1 = index.get(first_chunk[1])
+    c2 = index.get(first_chunk[2])
+    if c1 is None or c2 is None or c1 >> 4 != VERSION:
+        return None
+    # byte 0 = A(0) << 2 | c1 >> 4 (the version); byte 1 = (c1 & 15) << 4 | c2 >> 2.
+    return _HEADERS.get((c1 & 0x0F, c2 >> 2))
 
 
 def unseal(keyring: Keyring, token: str, *, purpose: Purpose, context: bytes) -> Opened:

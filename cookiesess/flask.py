@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from werkzeug.exceptions import ServiceUnavailable
 
-from ._frameworks import AdapterSession, check_options, resolve_keyring
+from ._frameworks import AdapterSession, check_options, legacy_readers, resolve_keyring
 from .cookies import MAX_AGE_CAP, parse_cookie_header, private_cache_control, request_is_secure
 from .engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
 from .exceptions import StoreError
 from .keys import Keyring
+from .legacy import FlaskSessionReader
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -96,6 +97,9 @@ class CookieSessionInterface(SessionInterface):
     (Secure over HTTPS) and ``SESSION_COOKIE_SAMESITE=None`` keeps "Lax".
     Keyword options (`SessionConfig` fields) override the app config, which is
     read once per app (on `init_app` or the first request).
+    ``migrate_from="flask"`` reads the app's Flask session cookies once (verified
+    with its ``SECRET_KEY``/``SECRET_KEY_FALLBACKS``, ``PERMANENT_SESSION_LIFETIME``
+    and ``SESSION_COOKIE_*``) and re-seals them; see `cookiesess.legacy`.
 
     When the store fails, the request is answered 503 (through the app's error
     handlers when it fails on opening) and no Set-Cookie is sent.
@@ -145,6 +149,9 @@ class CookieSessionInterface(SessionInterface):
             request.routing_exception = ServiceUnavailable()
             return UnavailableSession()
         session._lifetime = state.lifetime
+        if session._legacy is not None:
+            # Flask keeps ``permanent`` as a data key; here it is the cookie lifetime.
+            session.permanent = bool(dict.pop(session, "_permanent", False))
         session._request_cookies = cookies
         session._secure = request_is_secure(
             request.scheme,
@@ -211,6 +218,10 @@ class CookieSessionInterface(SessionInterface):
         if samesite:
             options["samesite"] = samesite
         options.update(self.options)
+        if options.get("migrate_from"):
+            options["migrate_from"] = legacy_readers(
+                options["migrate_from"], own="flask", build=lambda: self._legacy_reader(app)
+            )
         keyring = self.keyring or resolve_keyring(
             keys=config.get("COOKIESESS_KEYS"),
             keys_file=config.get("COOKIESESS_KEYS_FILE"),
@@ -221,6 +232,22 @@ class CookieSessionInterface(SessionInterface):
         engine = SessionEngine(keyring, **options)
         engine.session_class = FlaskSession
         return _AppState(engine, lifetime)
+
+    def _legacy_reader(self, app: Flask) -> FlaskSessionReader:
+        """Reader of the app's own Flask session cookie, for ``migrate_from="flask"``."""
+        config = app.config
+        return FlaskSessionReader(
+            config.get("SECRET_KEY") or "",
+            fallbacks=_as_list(config.get("SECRET_KEY_FALLBACKS")),
+            max_age=app.permanent_session_lifetime,
+            cookie_name=self.get_cookie_name(app),
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+            secure=self.get_cookie_secure(app),
+            httponly=self.get_cookie_httponly(app),
+            samesite=self.get_cookie_samesite(app),
+            partitioned=bool(config.get("SESSION_COOKIE_PARTITIONED", False)),
+        )
 
 
 def _seconds(value: timedelta | int) -> int:
