@@ -17,8 +17,9 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
+from cookiesess.engine import LegacyReader
 from cookiesess.exceptions import ConfigurationError, InvalidToken
 
 __all__ = [
@@ -51,68 +52,6 @@ _SAMESITE: Final[dict[str, SameSite]] = {
     "lax": "Lax",
     "none": "None",
 }
-
-
-class LegacyReader(Protocol):
-    """A verifier for the session cookie of the library an app is leaving.
-
-    The cookie attributes are those the legacy cookie was set with, so that
-    the engine can expire it exactly.
-
-    .. versionadded:: 0.1
-    """
-
-    @property
-    def cookie_name(self) -> str:
-        """Name of the legacy session cookie."""
-        ...
-
-    @property
-    def path(self) -> str:
-        """Path attribute the legacy cookie was set with."""
-        ...
-
-    @property
-    def domain(self) -> str | None:
-        """Domain attribute the legacy cookie was set with, if any."""
-        ...
-
-    @property
-    def secure(self) -> bool:
-        """Whether the legacy cookie was set with Secure."""
-        ...
-
-    @property
-    def httponly(self) -> bool:
-        """Whether the legacy cookie was set with HttpOnly."""
-        ...
-
-    @property
-    def samesite(self) -> SameSite | None:
-        """SameSite attribute the legacy cookie was set with, if any."""
-        ...
-
-    @property
-    def partitioned(self) -> bool:
-        """Whether the legacy cookie was set with Partitioned (CHIPS)."""
-        ...
-
-    def read(self, value: str, *, now: float) -> dict[str, object]:
-        """Verify a legacy cookie value and return its session data.
-
-        Args:
-            value: The cookie value as the browser sent it.
-            now: Current Unix time in seconds.
-
-        Returns:
-            The verified session data, as plain Python values.
-
-        Raises:
-            InvalidToken: With reason ``"legacy_rejected"``, for any value
-                the legacy library would not accept (and nothing else).
-            TypeError: If ``value`` is not a ``str``.
-        """
-        ...
 
 
 class _Rejected(Exception):
