@@ -617,7 +617,9 @@ class SessionEngine:
         general path.
         """
         first = cookies.get(self._name)
-        header = None if first is None else peek_header(first)
+        if first is None:
+            return self._migrate(cookies, now) if self._readers else self._fresh(now)
+        header = peek_header(first)
         if (
             header is None
             or header.purpose != "session"
@@ -626,7 +628,7 @@ class SessionEngine:
         ):
             return self._load_store_steps(cookies, now)
         try:
-            opened = unseal(self.keyring, first, purpose="session", context=self._ctx_session)  # type: ignore[arg-type]
+            opened = unseal(self.keyring, first, purpose="session", context=self._ctx_session)
             session = self._parse(opened.plaintext, now)
             self._check_generation(session)
         except InvalidToken as exc:

@@ -1,0 +1,236 @@
+"""Load test over real sockets: uvicorn + Starlette, our middleware vs Starlette's.
+
+    python bench/load.py            # 3 rounds x 2 s per case, 56 B and 1.5 KB sessions
+    python bench/load.py --quick    # 1 round x 1.5 s per case, 56 B only
+
+One uvicorn process (1 worker, loopback only) per stack: no sessions,
+cookiesess, Starlette's SessionMiddleware; all three run for the whole test.
+A second process drives them: ``wrk`` when it is on PATH (Debian's ``wrk``
+package), else an httpx-based async generator. Every request carries the
+session cookie the server itself set for the payload. The cases (stack x
+handler x payload) run in a shuffled order each round, bounded in time; the
+report gives requests/s medians and, per round, the ratio cookiesess /
+Starlette (paired, then the median).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+STACKS = ("none", "cookiesess", "starlette")
+HANDLERS = ("read", "modify")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def servers(keys: str) -> Iterator[dict[str, int]]:
+    """Start one uvicorn per stack on 127.0.0.1; stop them (by pid) on exit."""
+    procs: list[subprocess.Popen[bytes]] = []
+    ports: dict[str, int] = {}
+    try:
+        for stack in STACKS:
+            port = _free_port()
+            env = {
+                **os.environ,
+                "BENCH_STACK": stack,
+                "BENCH_KEYS": keys,
+                "PYTHONPATH": str(HERE.parent),
+            }
+            cmd = [
+                sys.executable, "-m", "uvicorn", "_loadapp:app", "--app-dir", str(HERE),
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--no-access-log", "--log-level", "warning",
+            ]  # fmt: skip
+            procs.append(subprocess.Popen(cmd, env=env))
+            ports[stack] = port
+        deadline = time.monotonic() + 30
+        for port in ports.values():
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("uvicorn did not start") from None
+                    time.sleep(0.1)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+                proc.wait()
+
+
+def seed_cookie(port: int, payload: str) -> str:
+    """The Cookie header for the session the server sets for `payload`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/seed?payload={payload}", timeout=5) as r:
+        lines = r.headers.get_all("set-cookie") or []
+    return "; ".join(line.split(";", 1)[0] for line in lines)
+
+
+def run_wrk(url: str, cookie: str, seconds: float, connections: int) -> dict[str, Any]:
+    cmd = [
+        "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+        "-H", f"Cookie: {cookie}", url,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = None
+    if p50:
+        lat = float(p50.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[p50.group(2)]
+    return {"rps": rps, "p50_ms": lat, "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def run_httpx(url: str, cookie: str, seconds: float, connections: int) -> dict[str, Any]:
+    """Fallback generator: `connections` async clients in a subprocess, for `seconds`."""
+    code = f"""
+import asyncio, time, httpx, json
+async def main():
+    done = 0; bad = 0
+    end = time.perf_counter() + {seconds!r}
+    async with httpx.AsyncClient(headers={{"Cookie": {cookie!r}}},
+            limits=httpx.Limits(max_connections={connections})) as client:
+        async def worker():
+            nonlocal done, bad
+            while time.perf_counter() < end:
+                r = await client.get({url!r})
+                done += 1; bad += r.status_code >= 300
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range({connections})])
+        print(json.dumps({{"rps": done / (time.perf_counter() - t0), "non2xx": bad}}))
+asyncio.run(main())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["p50_ms"] = None
+    return result
+
+
+def _shuffle(items: list[Any], seed: str) -> None:
+    state = hashlib.sha256(seed.encode()).digest()
+    for i in range(len(items) - 1, 0, -1):
+        state = hashlib.sha256(state).digest()
+        j = int.from_bytes(state[:8], "big") % (i + 1)
+        items[i], items[j] = items[j], items[i]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--seconds", type=float, help="per case and round")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--driver", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (1 if args.quick else 3)
+    seconds = args.seconds or (1.5 if args.quick else 2.0)
+    payloads = ("tiny",) if args.quick else ("tiny", "medium")
+    driver = args.driver
+    if driver == "auto":
+        driver = "wrk" if shutil.which("wrk") else "httpx"
+    run = run_wrk if driver == "wrk" else run_httpx
+
+    from cookiesess import Keyring
+
+    ring = Keyring.generate("bench")
+    keys = f"bench:primary:{ring.primary.secret_b64()}"
+    samples: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    started = time.time()
+    with servers(keys) as ports:
+        cookies = {
+            (stack, p): ("" if stack == "none" else seed_cookie(ports[stack], p))
+            for stack in STACKS
+            for p in payloads
+        }
+        cases = [(s, h, p) for s in STACKS for h in HANDLERS for p in payloads]
+        for r in range(rounds):
+            _shuffle(cases, f"load/{r}")
+            for stack, handler, p in cases:
+                url = f"http://127.0.0.1:{ports[stack]}/{handler}"
+                res = run(url, cookies[(stack, p)], seconds, args.connections)
+                samples.setdefault((stack, handler, p), []).append(res)
+                if not args.json:
+                    print(f"  round {r + 1}: {stack:10} {handler:6} {p:6} {res['rps']:9.0f} req/s")
+    rows = []
+    derived: dict[str, Any] = {}
+    for handler in HANDLERS:
+        for p in payloads:
+            med = {s: statistics.median(x["rps"] for x in samples[(s, handler, p)]) for s in STACKS}
+            ratios = [
+                a["rps"] / b["rps"]
+                for a, b in zip(
+                    samples[("cookiesess", handler, p)],
+                    samples[("starlette", handler, p)],
+                    strict=True,
+                )
+            ]
+            ratio = statistics.median(ratios)
+            derived[f"{handler}|{p}"] = {
+                "rps": med,
+                "cookiesess_over_starlette": round(ratio, 3),
+                "non2xx": {s: sum(x["non2xx"] for x in samples[(s, handler, p)]) for s in STACKS},
+            }
+            rows.append(
+                f"| {handler} | {p} | {med['none']:.0f} | {med['cookiesess']:.0f} "
+                f"({med['cookiesess'] / med['none']:.2f}x) | {med['starlette']:.0f} "
+                f"({med['starlette'] / med['none']:.2f}x) | **{ratio:.2f}x** |"
+            )
+    table = "\n".join(
+        [
+            f"{driver}, {args.connections} connections, {rounds} round(s) x {seconds:g} s per "
+            f"case, 1 uvicorn worker per stack, loopback; req/s medians "
+            f"(x the same app without sessions)",
+            "",
+            "| handler | payload | no sessions | cookiesess | starlette | cookiesess / starlette |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    result = {
+        "driver": driver,
+        "rounds": rounds,
+        "seconds_per_case": seconds,
+        "connections": args.connections,
+        "elapsed_s": round(time.time() - started, 1),
+        "results": derived,
+        "table": table,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
