@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from .cookies import (
@@ -89,6 +90,10 @@ class SessionMiddleware:
         config = self.engine.config
         # A denylist check awaits a store, which a lazy mapping cannot do.
         self._lazy = config.lazy and config.denylist is None
+        self._inline = all(
+            store is None or isinstance(store, MemoryStore)
+            for store in (config.store, config.denylist)
+        )
         self._auto = config.secure == "auto"
         self._trust_proxy = config.trust_proxy
 
@@ -114,13 +119,19 @@ class SessionMiddleware:
                 lines.append(value)
             elif name == b"x-forwarded-proto" and forwarded is None:
                 forwarded = value
-        cookies = parse_cookie_header(lines) if lines else {}
+        # Without a store nothing awaits: the engine runs inline, no coroutine per call.
+        inline = self._inline
         session: Session | LazySession
-        if self._lazy and not engine.needs_store(cookies):
-            session = engine.lazy(lambda: cookies)
+        loader: _CookieLoader | None = None
+        cookies: Mapping[str, str]
+        if self._lazy and (inline or not engine.needs_store(cookies := _parse(lines))):
+            # The Cookie header is parsed only if the app touches the session.
+            loader = _CookieLoader(engine, lines)
+            session = LazySession(loader)
         else:
+            cookies = _parse(lines)
             try:
-                loaded = await engine.aload(cookies)
+                loaded = engine.load(cookies) if inline else await engine.aload(cookies)
             except StoreError:
                 logger.exception("cookiesess: session store failed while loading")
                 await _unavailable(send)
@@ -134,6 +145,7 @@ class SessionMiddleware:
             if failed:
                 return  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
+                request_cookies = cookies if loader is None else loader.cookies
                 if type(session) is LazySession:
                     if session.loaded is None:
                         # Untouched lazy session: nothing to read, nothing to write.
@@ -142,10 +154,12 @@ class SessionMiddleware:
                     accessed = True
                 else:
                     accessed = session.accessed
+                secure = self._secure(scope, forwarded) if self._auto else None
                 try:
-                    set_cookies = await engine.acommit(
-                        session, cookies, secure=self._secure(scope, forwarded)
-                    )
+                    if inline:
+                        set_cookies = engine.commit(session, request_cookies, secure=secure)
+                    else:
+                        set_cookies = await engine.acommit(session, request_cookies, secure=secure)
                 except StoreError:
                     logger.exception("cookiesess: session store failed while saving")
                     failed = True
@@ -204,11 +218,45 @@ async def _unavailable(send: Send) -> None:
     await send({"type": "http.response.body", "body": _UNAVAILABLE_BODY})
 
 
+class _CookieLoader:
+    """Parses the request's Cookie lines and loads the session, on first access only."""
+
+    __slots__ = ("cookies", "engine", "lines")
+
+    def __init__(self, engine: SessionEngine, lines: list[bytes]) -> None:
+        self.engine = engine
+        self.lines = lines
+        self.cookies: Mapping[str, str] = _NO_COOKIES
+
+    def __call__(self) -> Session:
+        self.cookies = _parse(self.lines)
+        return self.engine.load(self.cookies)
+
+
+_NO_COOKIES: Mapping[str, str] = MappingProxyType({})
+
+
+def _parse(lines: list[bytes]) -> Mapping[str, str]:
+    return parse_cookie_header(lines) if lines else _NO_COOKIES
+
+
 def _session_headers(
     headers: Any, set_cookies: list[str], *, vary: bool
 ) -> list[tuple[bytes, bytes]]:
     """Return a copy of the ASGI `headers` with the session's headers added."""
-    out: list[tuple[bytes, bytes]] = [(bytes(k), bytes(v)) for k, v in headers]
+    out: list[tuple[bytes, bytes]] = list(headers)
+    if not any(
+        (vary and key.lower() == b"vary") or (set_cookies and key.lower() == b"cache-control")
+        for key, _ in out
+    ):
+        # Nothing to merge with (the common case): append.
+        if vary:
+            out.append((b"vary", b"Cookie"))
+        if set_cookies:
+            out.append((b"cache-control", b"private"))
+            out.extend((b"set-cookie", line.encode("latin-1")) for line in set_cookies)
+        return out
+    out = [(bytes(k), bytes(v)) for k, v in out]
     if vary:
         _merge(out, b"vary", vary_cookie)
     if set_cookies:
