@@ -20,7 +20,7 @@ import struct
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import GeneratorType
-from typing import Any, Final, Literal, Protocol, cast
+from typing import Any, Final, Literal, NamedTuple, Protocol, cast
 
 from . import codec
 from .cookies import (
@@ -33,6 +33,7 @@ from .cookies import (
 )
 from .envelope import (
     MAX_CHUNKS,
+    Header,
     Opened,
     aad_context,
     peek_header,
@@ -270,6 +271,17 @@ def _legacy_readers(value: object, problems: list[str]) -> tuple[LegacyReader, .
             continue
         readers.append(reader)
     return tuple(readers)
+
+
+class _Found(NamedTuple):
+    """What `SessionEngine._open_steps` found in the session cookie."""
+
+    header: Header
+    opened: Opened
+    session: Session
+    store_key: str | None
+    has_data: bool
+    """False for a store reference whose record was not read."""
 
 
 def _int_in(value: object, low: int, high: int) -> bool:
@@ -534,29 +546,10 @@ class SessionEngine:
         first = cookies.get(self._name)
         if first is None:
             return None
-        header = read_header(first)
-        token = first if header.chunks == 1 else self._join(cookies, first, header.chunks)
-        if header.purpose == "record":
-            raise InvalidToken("malformed")
-        context = self._ctx_session if header.purpose == "session" else self._ctx_ref
-        opened = unseal(self.keyring, token, purpose=header.purpose, context=context)
-        session = self._parse(opened.plaintext, now)
-        data: dict[str, Any] | None = dict(dict.items(session))
-        store_key = None
-        if header.purpose == "ref":
-            store_key = self._store_key(opened.key, session._sid)
-            data = None
-            if fetch:
-                record = yield (self._require_store(), "get", (store_key,))
-                if record is None:
-                    raise InvalidToken("store_missing")
-                stored = unseal_bytes(
-                    self.keyring,
-                    record,
-                    purpose="record",
-                    context=self._ctx_record + session._sid,
-                )
-                data = dict(dict.items(self._parse(stored.plaintext, now)))
+        found = yield from self._open_steps(cookies, first, now, fetch=fetch)
+        session, opened, store_key = found.session, found.opened, found.store_key
+        data = dict(dict.items(session)) if found.has_data else None
+        header = found.header
         names = self._chunk_names[: header.chunks]
         sizes = tuple((name, len(name) + 1 + len(cookies[name])) for name in names)
         idle = self.config.idle_timeout
@@ -626,7 +619,7 @@ class SessionEngine:
             or header.chunks != 1
             or self.config.denylist is not None
         ):
-            return self._load_store_steps(cookies, now)
+            return self._load_store_steps(cookies, first, now)
         try:
             opened = unseal(self.keyring, first, purpose="session", context=self._ctx_session)
             session = self._parse(opened.plaintext, now)
@@ -635,45 +628,10 @@ class SessionEngine:
             return self._load_rejected(cookies, exc.reason, now)
         return self._load_done(session, opened, now)
 
-    def _load_store_steps(self, cookies: Mapping[str, str], now: int) -> _Steps:
-        first = cookies.get(self._name)
-        if first is None:
-            if self._readers:
-                return self._migrate(cookies, now)
-            return self._fresh(now)
+    def _load_store_steps(self, cookies: Mapping[str, str], first: str, now: int) -> _Steps:
         try:
-            # A single-chunk token is decoded once, by unseal, which refuses
-            # whatever read_header would (same reason code).
-            header = peek_header(first)
-            if header is None or header.chunks != 1:
-                header = read_header(first)
-            token = first if header.chunks == 1 else self._join(cookies, first, header.chunks)
-            if header.purpose == "session":
-                opened = unseal(self.keyring, token, purpose="session", context=self._ctx_session)
-                session = self._parse(opened.plaintext, now)
-            elif header.purpose == "ref":
-                opened = unseal(self.keyring, token, purpose="ref", context=self._ctx_ref)
-                ref = self._parse(opened.plaintext, now)
-                store = self._require_store()
-                store_key = self._store_key(opened.key, ref._sid)
-                record = yield (store, "get", (store_key,))
-                if record is None:
-                    raise InvalidToken("store_missing")
-                stored = unseal_bytes(
-                    self.keyring,
-                    record,
-                    purpose="record",
-                    context=self._ctx_record + ref._sid,
-                )
-                session = self._parse(stored.plaintext, now)
-                if not hmac.compare_digest(
-                    session._sid, ref._sid
-                ):  # pragma: no cover - AAD binds it
-                    raise InvalidToken("auth_failed")
-                session._source_mode = "store"
-                session._source_key = store_key
-            else:
-                raise InvalidToken("malformed")
+            found = yield from self._open_steps(cookies, first, now, fetch=True)
+            session, opened = found.session, found.opened
             self._check_generation(session)
             if self.config.denylist is not None:
                 denied = yield (
@@ -686,6 +644,46 @@ class SessionEngine:
         except InvalidToken as exc:
             return self._load_rejected(cookies, exc.reason, now)
         return self._load_done(session, opened, now)
+
+    def _open_steps(
+        self, cookies: Mapping[str, str], first: str, now: int, *, fetch: bool
+    ) -> Generator[_Step, Any, _Found]:
+        """Reassemble, authenticate and parse the session cookie, and its record if any.
+
+        The one place that opens a cookie, for `load` and `inspect`. With
+        `fetch` false a store reference is parsed but its record is not read.
+
+        Raises:
+            InvalidToken: with the rejection reason.
+        """
+        # A single-chunk token is decoded once, by unseal, which refuses
+        # whatever read_header would (same reason code).
+        header = peek_header(first)
+        if header is None or header.chunks != 1:
+            header = read_header(first)
+        token = first if header.chunks == 1 else self._join(cookies, first, header.chunks)
+        if header.purpose == "session":
+            opened = unseal(self.keyring, token, purpose="session", context=self._ctx_session)
+            return _Found(header, opened, self._parse(opened.plaintext, now), None, True)
+        if header.purpose != "ref":
+            raise InvalidToken("malformed")
+        opened = unseal(self.keyring, token, purpose="ref", context=self._ctx_ref)
+        ref = self._parse(opened.plaintext, now)
+        store_key = self._store_key(opened.key, ref._sid)
+        if not fetch:
+            return _Found(header, opened, ref, store_key, False)
+        record = yield (self._require_store(), "get", (store_key,))
+        if record is None:
+            raise InvalidToken("store_missing")
+        # The record's AAD binds it to this session id: a record copied under
+        # another session's key does not open.
+        stored = unseal_bytes(
+            self.keyring, record, purpose="record", context=self._ctx_record + ref._sid
+        )
+        session = self._parse(stored.plaintext, now)
+        session._source_mode = "store"
+        session._source_key = store_key
+        return _Found(header, opened, session, store_key, True)
 
     def _check_generation(self, session: Session) -> None:
         if self.config.generation_check is not None:
