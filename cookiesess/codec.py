@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import io
+import threading
 import uuid
 from collections.abc import Iterable
 from typing import Any, Final
@@ -91,6 +92,22 @@ _DECODER_OPTIONS: Final[dict[str, Any]] = {
 }
 
 
+class _Decoders(threading.local):
+    """One strict decoder per thread, re-pointed at each message.
+
+    Building a `CBORDecoder` with its options costs about as much as decoding
+    a small session. Reuse is safe here because every tag that keeps state
+    across items (shared and string references) is refused, a decoder is never
+    entered twice at once (decoding never awaits or calls back into it), and a
+    decoder that raised is dropped.
+    """
+
+    decoder: cbor2.CBORDecoder | None = None
+
+
+_decoders: Final = _Decoders()
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """Decode the CBOR encoding of a session's data.
 
@@ -99,9 +116,15 @@ def decode(data: bytes) -> dict[str, Any]:
             within the limits, with nothing after it.
     """
     fp = io.BytesIO(data)
+    decoder = _decoders.decoder
     try:
-        value = cbor2.CBORDecoder(fp, **_DECODER_OPTIONS).decode()
-    except Exception:
+        if decoder is None:
+            decoder = _decoders.decoder = cbor2.CBORDecoder(fp, **_DECODER_OPTIONS)
+        else:
+            decoder.fp = fp
+        value = decoder.decode()
+    except Exception:  # noqa: BLE001 - cbor2 wraps hook errors; all mean "malformed"
+        _decoders.decoder = None
         raise InvalidToken("malformed") from None
     if fp.tell() != len(data) or type(value) is not dict:
         raise InvalidToken("malformed")

@@ -224,3 +224,19 @@ def test_every_16_bit_tag_is_refused_except_the_allow_list() -> None:
                 continue
             accepted.add(tag)
     assert accepted <= ALLOWED_TAGS
+
+
+def test_decoding_is_thread_safe_and_recovers_after_errors() -> None:
+    """Threads decoding at once (with failures mixed in) each get their own message back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    messages = [codec.encode({"n": i, "pad": "x" * (i % 97)}) for i in range(400)]
+
+    def work(i: int) -> bool:
+        if i % 7 == 0:
+            with pytest.raises(InvalidToken):
+                codec.decode(b"\xa1\x61k" + b"\x81" * 40)
+        return codec.decode(messages[i]) == {"n": i, "pad": "x" * (i % 97)}
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(400)))
