@@ -143,19 +143,28 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
     Raises:
         CodecError: naming the path of the first unsupported value.
     """
-    keys = data if check is None else check
-    for key in keys:
+    # Plain dict access: a Session's tracking overrides must not see the encoder.
+    get = dict.get
+    missing = _MISSING
+    for key in dict.keys(data) if check is None else check:
         if type(key) is not str:
             raise CodecError(f"session keys must be str, not {type(key).__name__}", path=repr(key))
-        if key in data:
+        value = get(data, key, missing)
+        if value is not missing:
             try:
-                _check(data[key], 1)
+                _check(value, 1)
             except _PathError as exc:
                 raise CodecError(exc.message, path=key + exc.path) from None
+    if type(data) is not dict:
+        # cbor2 reads a dict subclass through its items(), which a Session tracks.
+        data = dict(dict.items(data))
     try:
         return cbor2.dumps(data)
     except Exception as exc:  # pragma: no cover - _check admits only encodable values
         raise CodecError(f"cannot encode session data: {exc}") from None
+
+
+_MISSING: Final = object()
 
 
 class _PathError(Exception):

@@ -177,3 +177,10 @@ def test_lazy_session_forwards_attributes() -> None:
     assert lazy.loaded.accessed
     lazy.regenerate()
     assert lazy.loaded._forced
+
+
+def test_encoding_is_not_an_access() -> None:
+    """Committing a forced, never-read session does not count as reading it (no Vary)."""
+    session = Session({"a": [1]})
+    session._encode()
+    assert not session.accessed
