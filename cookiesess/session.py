@@ -66,7 +66,7 @@ class Session(dict[str, Any]):
         self.new = True
         self.accessed = False
         self._orig: bytes | None = None
-        self._out: set[str] = set(self) if data else set()
+        self._out: set[str] = set(dict.keys(self)) if data else set()
         self._all_out = False
         self._dirty = False
         self._default_max_age: int | None = None
