@@ -155,9 +155,6 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
                 _check(value, 1)
             except _PathError as exc:
                 raise CodecError(exc.message, path=key + exc.path) from None
-    if type(data) is not dict:
-        # cbor2 reads a dict subclass through its items(), which a Session tracks.
-        data = dict(dict.items(data))
     try:
         return cbor2.dumps(data)
     except Exception as exc:  # pragma: no cover - _check admits only encodable values
