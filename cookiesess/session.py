@@ -220,7 +220,9 @@ class Session(dict[str, Any]):
     def _encode(self) -> bytes:
         if self._encoded is None:
             check = None if self._all_out or self._orig is None else self._out
+            accessed = self.accessed  # cbor2 calls len(), which would count as a read
             self._encoded = codec.encode(self, check=check)
+            self.accessed = accessed
         return self._encoded
 
     def _data_bytes(self) -> bytes:
