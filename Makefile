@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SOURCES := cookiesess tests fuzz bench examples
+SOURCES := $(wildcard cookiesess tests fuzz bench examples)
 FUZZ_SECONDS ?= 60
 PYTEST_ARGS ?=
 

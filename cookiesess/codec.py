@@ -123,7 +123,7 @@ def decode(data: bytes) -> dict[str, Any]:
         else:
             decoder.fp = fp
         value = decoder.decode()
-    except Exception:  # noqa: BLE001 - cbor2 wraps hook errors; all mean "malformed"
+    except Exception:  # cbor2 wraps hook errors; all mean "malformed"
         _decoders.decoder = None
         raise InvalidToken("malformed") from None
     if fp.tell() != len(data) or type(value) is not dict:
