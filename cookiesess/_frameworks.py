@@ -1,4 +1,4 @@
-"""What the Flask and Django adapters share: key resolution and the session base.
+"""What the adapters share: engine and key resolution, and the session base.
 
 Imports no web framework. Key resolution follows one order everywhere: an
 explicit keyring, the framework's cookiesess settings, the environment, and
@@ -13,12 +13,18 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, cast
 
-from .engine import LegacyReader, SessionConfig
+from .engine import LegacyReader, SessionConfig, SessionEngine
 from .exceptions import ConfigurationError, KeyringError
 from .keys import ENV_VAR, FILE_ENV_VAR, Keyring
 from .session import Session
 
-__all__ = ["AdapterSession", "check_options", "legacy_readers", "resolve_keyring"]
+__all__ = [
+    "AdapterSession",
+    "build_engine",
+    "check_options",
+    "legacy_readers",
+    "resolve_keyring",
+]
 
 _SECRET_ENTRY: Final = re.compile(r"secret (\d+) \((?:primary|fallback)\)")
 
@@ -148,3 +154,14 @@ def legacy_readers(
         else:
             readers.append(cast("LegacyReader", item))  # SessionConfig checks each reader
     return tuple(readers)
+
+
+def build_engine(
+    keyring: Keyring | None, engine: SessionEngine | None, options: dict[str, Any]
+) -> SessionEngine:
+    """Return the middleware's engine: the one given, or one built from keys and options."""
+    if engine is not None:
+        if keyring is not None or options:
+            raise ConfigurationError("pass either engine= or a keyring and options, not both")
+        return engine
+    return SessionEngine(keyring if keyring is not None else Keyring.from_env(), **options)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from ._frameworks import build_engine
 from .cookies import (
     parse_cookie_header,
     private_cache_control,
@@ -22,7 +23,7 @@ from .cookies import (
     vary_cookie,
 )
 from .engine import SessionEngine
-from .exceptions import ConfigurationError, StoreError
+from .exceptions import StoreError
 from .keys import Keyring
 from .session import LazySession, Session, WebSocketSession
 from .stores import MemoryStore, ThreadedAsyncStore
@@ -86,7 +87,7 @@ class SessionMiddleware:
         **options: Any,
     ) -> None:
         self.app = app
-        self.engine = _awaitable_stores(_engine(keyring, engine, options))
+        self.engine = _awaitable_stores(build_engine(keyring, engine, options))
         config = self.engine.config
         # A denylist check awaits a store, which a lazy mapping cannot do.
         self._lazy = config.lazy and config.denylist is None
@@ -287,13 +288,3 @@ def _awaitable_stores(engine: SessionEngine) -> SessionEngine:
     if not changes:
         return engine
     return SessionEngine(engine.keyring, engine.config, **changes)
-
-
-def _engine(
-    keyring: Keyring | None, engine: SessionEngine | None, options: dict[str, Any]
-) -> SessionEngine:
-    if engine is not None:
-        if keyring is not None or options:
-            raise ConfigurationError("pass either engine= or a keyring and options, not both")
-        return engine
-    return SessionEngine(keyring if keyring is not None else Keyring.from_env(), **options)

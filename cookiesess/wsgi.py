@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
+from ._frameworks import build_engine
 from .cookies import (
     parse_cookie_header,
     private_cache_control,
@@ -19,7 +20,7 @@ from .cookies import (
     vary_cookie,
 )
 from .engine import SessionEngine
-from .exceptions import ConfigurationError, StoreError
+from .exceptions import StoreError
 from .keys import Keyring
 from .session import LazySession, Session
 
@@ -83,7 +84,7 @@ class SessionMiddleware:
         **options: Any,
     ) -> None:
         self.app = app
-        self.engine = _engine(keyring, engine, options)
+        self.engine = build_engine(keyring, engine, options)
         config = self.engine.config
         self._lazy = config.lazy
         self._auto = config.secure == "auto"
@@ -304,13 +305,3 @@ def _merge(headers: list[tuple[str, str]], name: str, combine: Callable[[str | N
     if values:
         headers[:] = [(key, value) for key, value in headers if key.lower() != lower]
     headers.append((name, combine(", ".join(values) or None)))
-
-
-def _engine(
-    keyring: Keyring | None, engine: SessionEngine | None, options: dict[str, Any]
-) -> SessionEngine:
-    if engine is not None:
-        if keyring is not None or options:
-            raise ConfigurationError("pass either engine= or a keyring and options, not both")
-        return engine
-    return SessionEngine(keyring if keyring is not None else Keyring.from_env(), **options)
