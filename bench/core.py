@@ -1,0 +1,63 @@
+"""Seal + open cost of the core, beside raw cbor2 + AESGCM, in one interleaved run.
+
+`python bench/core.py [--quick]`: for sessions of about 100 B, 1 KB, 4 KB and
+12 KB of CBOR, the median µs of one seal (`SessionEngine.commit` of a changed
+session) plus one open (`SessionEngine.load`), against the raw floor (cbor2 +
+AES-256-GCM with a cached key + base64url, no header, no checks).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cbor2
+from _harness import measure, paired_ratio, sync_bench
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cookiesess import Keyring, SessionEngine
+from cookiesess.cookies import parse_cookie_header
+
+SIZES = {"100 B": 100, "1 KB": 1000, "4 KB": 4000, "12 KB": 12000}
+
+
+def payload(size: int) -> dict[str, object]:
+    return {"uid": 12345, "csrf": "c" * 32, "blob": "b" * max(0, size - 60)}
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    engine = SessionEngine(Keyring.generate(), max_total_bytes=40960)
+    key = AESGCM(os.urandom(32))
+    benches = []
+    for label, size in SIZES.items():
+        data = payload(size)
+
+        def ours(data: dict[str, object] = data) -> None:
+            session = engine.load({})
+            session.update(data)
+            lines = engine.commit(session, {})
+            engine.load(parse_cookie_header("; ".join(x.partition(";")[0] for x in lines)))
+
+        def raw(data: dict[str, object] = data) -> None:
+            nonce = os.urandom(12)
+            token = base64.urlsafe_b64encode(nonce + key.encrypt(nonce, cbor2.dumps(data), None))
+            blob = base64.urlsafe_b64decode(token)
+            cbor2.loads(key.decrypt(blob[:12], blob[12:], None))
+
+        benches.append(sync_bench(f"ours {label}", ours, group=label))
+        benches.append(sync_bench(f"raw {label}", raw, group=label))
+    stats = measure(benches, rounds=11 if quick else 41, target_s=0.01, label="core")
+    print("| session | cookiesess seal+open (µs) | raw cbor2+AESGCM (µs) | ratio |")
+    print("|---|---|---|---|")
+    for label in SIZES:
+        a, b = stats[f"ours {label}"], stats[f"raw {label}"]
+        print(f"| {label} | {a.median:.1f} | {b.median:.1f} | {paired_ratio(a, b):.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
