@@ -116,7 +116,7 @@ class AsgiStack:
     variants: tuple[str, ...] = VARIANTS
 
 
-def asgi_stacks(keyring: Any, *, proposals: bool = False) -> list[AsgiStack]:
+def asgi_stacks(keyring: Any) -> list[AsgiStack]:
     from litestar.middleware.session.base import SessionMiddleware as LitestarMW
     from starlette.middleware.sessions import SessionMiddleware as StarletteMW
     from starsessions import CookieStore, SessionAutoloadMiddleware
@@ -126,23 +126,8 @@ def asgi_stacks(keyring: Any, *, proposals: bool = False) -> list[AsgiStack]:
 
     backend = litestar_backend()
     shim = _LitestarShim()
-    extra = []
-    if proposals:
-        from lean_asgi import LeanSessionMiddleware as Lean
-
-        extra = [
-            AsgiStack(
-                "cookiesess ASGI (proposal)",
-                lambda app: Lean(app, keyring, max_total_bytes=LARGE_BUDGET),
-            ),
-            AsgiStack(
-                "cookiesess ASGI lazy (proposal)",
-                lambda app: Lean(app, keyring, max_total_bytes=LARGE_BUDGET, lazy=True),
-            ),
-        ]
     return [
         AsgiStack("asgi baseline", lambda app: app, variants=("ignore",)),
-        *extra,
         AsgiStack(
             "cookiesess ASGI",
             lambda app: Ours(app, keyring, max_total_bytes=LARGE_BUDGET),
@@ -356,13 +341,13 @@ class Case:
 
 
 def middleware_benches(
-    loop: Loop, keyring: Any, payloads: tuple[str, ...], *, proposals: bool = False
+    loop: Loop, keyring: Any, payloads: tuple[str, ...]
 ) -> tuple[list[Bench], list[Case]]:
     benches: list[Bench] = []
     cases: list[Case] = []
     for name in payloads:
         payload = PAYLOADS[name]
-        for stack in asgi_stacks(keyring, proposals=proposals):
+        for stack in asgi_stacks(keyring):
             cookie = None
             if stack.name != "asgi baseline":
                 seed_scope = {**_asgi_scope(None), **stack.extra_scope}

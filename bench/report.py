@@ -164,18 +164,6 @@ def middleware_ratio_table(res: dict[str, Stat], payloads: tuple[str, ...]) -> t
         ("read", ours, "read", "starsessions CookieStore"),
         ("modify", ours, "modify", "starsessions CookieStore"),
     ]
-    if any(k.startswith("mw|cookiesess ASGI (proposal)|") for k in res):
-        specs += [
-            ("ignore, lazy=True (proposal)", "cookiesess ASGI lazy (proposal)", "ignore",
-             "starlette SessionMiddleware"),
-            ("ignore, default (proposal)", "cookiesess ASGI (proposal)", "ignore",
-             "starlette SessionMiddleware"),
-            ("read (proposal)", "cookiesess ASGI (proposal)", "read",
-             "starlette SessionMiddleware"),
-            ("modify (proposal)", "cookiesess ASGI (proposal)", "modify",
-             "starlette SessionMiddleware"),
-            ("modify (proposal)", "cookiesess ASGI (proposal)", "modify", "litestar ClientSide"),
-        ]  # fmt: skip
     for label, mine, variant, other in specs:
         row = [f"{label} vs {other}"]
         for p in payloads:

@@ -80,11 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load", action="store_true", help="run the load test with --quick too")
     parser.add_argument("--no-load", action="store_true", help="skip the socket load test")
     parser.add_argument(
-        "--proposals",
-        action="store_true",
-        help="also measure the proposed ASGI hot path (bench/lean_asgi.py)",
-    )
-    parser.add_argument(
         "--clock",
         choices=("cpu", "wall"),
         default="cpu",
@@ -154,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if "middleware" in only:
         import mw_bench as mb
 
-        benches, cases = mb.middleware_benches(loop, keyring, payloads, proposals=args.proposals)
+        benches, cases = mb.middleware_benches(loop, keyring, payloads)
         broken = [c for c in cases if not c.ok]
         if broken:
             print(f"WARNING: {len(broken)} middleware cases did not behave: {broken}")
