@@ -231,12 +231,23 @@ def wsgi_hello(variant: str, payload: dict[str, Any] | None = None) -> Callable[
     return app
 
 
-def flask_app(variant: str, *, sessions: bool, payload: dict[str, Any] | None = None) -> Any:
+def flask_app(
+    variant: str,
+    *,
+    sessions: bool,
+    payload: dict[str, Any] | None = None,
+    keyring: Any = None,
+) -> Any:
+    """A minimal Flask app; with `keyring`, its sessions are cookiesess's (the Flask adapter)."""
     import flask
 
-    app = flask.Flask(f"bench_{variant}_{sessions}")
+    app = flask.Flask(f"bench_{variant}_{sessions}_{keyring is not None}")
     if sessions:
         app.secret_key = SECRET
+    if keyring is not None:
+        from cookiesess.flask import CookieSessionInterface
+
+        CookieSessionInterface(keyring, secure=False, max_total_bytes=LARGE_BUDGET).init_app(app)
     session = flask.session
 
     if variant == "ignore":
@@ -290,6 +301,11 @@ def wsgi_stacks(keyring: Any) -> list[WsgiStack]:
             "flask baseline", lambda v, p: flask_app(v, sessions=False), "flask", ("ignore",)
         ),
         WsgiStack("flask session", lambda v, p: flask_app(v, sessions=True, payload=p), "flask"),
+        WsgiStack(
+            "flask + cookiesess",
+            lambda v, p: flask_app(v, sessions=True, payload=p, keyring=keyring),
+            "flask",
+        ),
     ]
 
 
