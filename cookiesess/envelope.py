@@ -56,8 +56,6 @@ OVERHEAD_BYTES: Final = HEADER_BYTES + TAG_BYTES
 MAX_CHUNKS: Final = 10
 MAX_TOKEN_CHARS: Final = MAX_CHUNKS * 4096
 _LABEL: Final = b"cookiesess\x00"
-_M1: Final = 0x00015800 << 96  # 0x00 || 0x01 || "X" || 0x00, then N[:12]
-_M2: Final = 0x00025800 << 96
 _KINDS: Final[dict[str, int]] = {"session": 0, "ref": 1, "record": 2}
 _PURPOSES: Final[tuple[Purpose, ...]] = ("session", "ref", "record")
 
@@ -88,8 +86,7 @@ def aad_context(*, app_namespace: str, purpose: Purpose, name: str) -> bytes:
 def _derive(subkey: _Subkey, nonce: bytes) -> AESGCM:
     # C2SP XAES-256-GCM: Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1), one ECB call.
     n12 = int.from_bytes(nonce[:12], "big")
-    k1 = subkey.k1
-    blocks = ((_M1 | n12) ^ k1).to_bytes(16, "big") + ((_M2 | n12) ^ k1).to_bytes(16, "big")
+    blocks = (subkey.mask ^ (n12 << 128 | n12)).to_bytes(32, "big")
     return AESGCM(subkey.ecb().update(blocks))
 
 

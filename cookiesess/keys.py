@@ -75,7 +75,7 @@ class _Subkey:
     ECB context is kept per thread because cipher contexts are not thread-safe.
     """
 
-    __slots__ = ("_cipher", "_local", "k1")
+    __slots__ = ("_cipher", "_local", "k1", "mask")
 
     def __init__(self, key: bytes) -> None:
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - single-block KDF
@@ -85,6 +85,10 @@ class _Subkey:
         if l_block >> 127:
             k1 ^= 0x87
         self.k1: int = k1
+        # The two KDF input blocks are M_i = 0x00 || i || "X" || 0x00 || N[:12], XORed
+        # with K1; precomputed as one 256-bit int, so a message XORs N[:12] in once.
+        m1, m2 = 0x00015800 << 96, 0x00025800 << 96
+        self.mask: int = ((m1 ^ k1) << 128) | (m2 ^ k1)
 
     def ecb(self) -> CipherContext:
         """Return this thread's ECB encryptor for the single-block KDF calls."""
