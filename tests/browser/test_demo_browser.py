@@ -4,7 +4,8 @@ Both servers run under uvicorn in subprocesses on free 127.0.0.1 ports. Every
 step checks the browser's own cookie jar (`context.cookies()`): each cookie
 within 4096 bytes (name and value), the session's cookies within the total
 budget, no stale chunk after a shrink, no cookie after log out. The demo test
-saves the screenshot the README shows (docs/demo.png).
+saves a screenshot of the page to tests/artifacts/demo.png; with
+COOKIESESS_UPDATE_SCREENSHOT=1 it refreshes the README's docs/demo.png instead.
 
 Uses Debian's chromium (never a Playwright browser download). Missing
 chromium skips locally and fails when COOKIESESS_REQUIRE_BROWSER is set.
@@ -41,7 +42,11 @@ ARGS = [
     "--disable-sync",
 ]
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "demo.png"
+SCREENSHOT = (
+    ROOT / "docs" / "demo.png"
+    if os.environ.get("COOKIESESS_UPDATE_SCREENSHOT")
+    else ROOT / "tests" / "artifacts" / "demo.png"
+)
 PER_COOKIE = 4096
 DEMO_BUDGET = 6000
 STARLETTE_BUDGET = 16000
