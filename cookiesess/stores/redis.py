@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cookiesess.exceptions import ConfigurationError, StoreError
@@ -36,7 +36,62 @@ _SCAN_COUNT: Final = 500
 _GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
 
 
-class RedisStore:
+class _RedisCommon:
+    """What the sync and async Redis stores share: construction, naming, errors."""
+
+    _client: Any
+    _prefix: str
+    _pattern: str
+    _timeout: float
+    _errors: tuple[type[BaseException], ...]
+    _owns_client: bool
+    _target: str
+
+    def _connect(
+        self,
+        url: str | None,
+        client: Any,
+        prefix: str,
+        timeout: float,
+        from_url: Callable[..., Any],
+        retry: Any,
+    ) -> None:
+        import redis
+
+        name = type(self).__name__
+        self._prefix = prefix
+        self._pattern = _scan_pattern(prefix)
+        self._timeout = float(timeout)
+        self._errors = (redis.RedisError, OSError)
+        if client is None and url is not None:
+            try:
+                self._client = from_url(
+                    url,
+                    socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout,
+                    retry=retry,
+                )
+            except ValueError as exc:
+                msg = f"{name} url is invalid: {_redact_url(url)}: {exc}"
+                raise ConfigurationError(msg) from exc
+            self._owns_client = True
+            self._target = f"url={_redact_url(url)!r}"
+        elif client is not None:
+            _check_client(name, client)
+            self._client = client
+            self._owns_client = False
+            self._target = f"client=<{type(client).__name__}>"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target}, prefix={self._prefix!r})"
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of every key this store writes."""
+        return self._prefix
+
+
+class RedisStore(_RedisCommon):
     """A `Store` on Redis (standalone or Cluster) with the `redis` client.
 
     Keys are stored as `prefix + key` with a millisecond TTL (`SET … PX`).
@@ -75,43 +130,21 @@ class RedisStore:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        self._prefix = prefix
-        self._pattern = _scan_pattern(prefix)
-        self._timeout = float(timeout)
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._client: redis.Redis | redis.RedisCluster
-        if client is None and url is not None:
-            try:
-                self._client = redis.Redis.from_url(
-                    url,
-                    socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout,
-                    retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
-                )
-            except ValueError as exc:
-                msg = f"RedisStore url is invalid: {_redact_url(url)}: {exc}"
-                raise ConfigurationError(msg) from exc
-            self._owns_client = True
-            self._target = f"url={_redact_url(url)!r}"
-        elif client is not None:
-            _check_client("RedisStore", client)
-            self._client = client
-            self._owns_client = False
-            self._target = f"client=<{type(client).__name__}>"
-
-    def __repr__(self) -> str:
-        return f"RedisStore({self._target}, prefix={self._prefix!r})"
+        self._connect(
+            url,
+            client,
+            prefix,
+            timeout,
+            redis.Redis.from_url,
+            Retry(NoBackoff(), 1, (redis.ConnectionError,)),
+        )
 
     def __enter__(self) -> RedisStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @property
-    def prefix(self) -> str:
-        """The prefix of every key this store writes."""
-        return self._prefix
 
     def get(self, key: str) -> bytes | None:
         """Return the value under `key`, or None when absent or expired.
@@ -210,7 +243,7 @@ class RedisStore:
             yield batch
 
 
-class AsyncRedisStore:
+class AsyncRedisStore(_RedisCommon):
     """An `AsyncStore` on Redis (standalone or Cluster) with `redis.asyncio`.
 
     Same keys, commands and options as `RedisStore`. Each call also runs
@@ -251,43 +284,21 @@ class AsyncRedisStore:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self._prefix = prefix
-        self._pattern = _scan_pattern(prefix)
-        self._timeout = float(timeout)
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._client: redis.asyncio.Redis | redis.asyncio.RedisCluster
-        if client is None and url is not None:
-            try:
-                self._client = redis.asyncio.Redis.from_url(
-                    url,
-                    socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout,
-                    retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
-                )
-            except ValueError as exc:
-                msg = f"AsyncRedisStore url is invalid: {_redact_url(url)}: {exc}"
-                raise ConfigurationError(msg) from exc
-            self._owns_client = True
-            self._target = f"url={_redact_url(url)!r}"
-        elif client is not None:
-            _check_client("AsyncRedisStore", client)
-            self._client = client
-            self._owns_client = False
-            self._target = f"client=<{type(client).__name__}>"
-
-    def __repr__(self) -> str:
-        return f"AsyncRedisStore({self._target}, prefix={self._prefix!r})"
+        self._connect(
+            url,
+            client,
+            prefix,
+            timeout,
+            redis.asyncio.Redis.from_url,
+            Retry(NoBackoff(), 1, (redis.ConnectionError,)),
+        )
 
     async def __aenter__(self) -> AsyncRedisStore:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    @property
-    def prefix(self) -> str:
-        """The prefix of every key this store writes."""
-        return self._prefix
 
     async def get(self, key: str) -> bytes | None:
         """Return the value under `key`, or None when absent or expired.
