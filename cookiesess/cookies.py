@@ -18,6 +18,7 @@ from typing import Final, Literal, cast
 from .exceptions import ConfigurationError
 
 __all__ = [
+    "EXPIRED",
     "MAX_AGE_CAP",
     "MAX_HEADER_CHARS",
     "MAX_PAIRS",
@@ -35,6 +36,10 @@ MAX_HEADER_CHARS: Final = 64 * 1024
 MAX_PAIRS: Final = 256
 MAX_AGE_CAP: Final = 400 * 24 * 3600
 """RFC 6265bis §5.6.2: user agents cap Max-Age and Expires at 400 days."""
+
+EXPIRED: Final = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+"""The attributes that delete a cookie: Expires in the past too, for clients that ignore
+Max-Age."""
 
 SameSite = Literal["Strict", "Lax", "None"]
 Priority = Literal["Low", "Medium", "High"]
@@ -133,10 +138,12 @@ class SetCookie:
 
     def render(self) -> str:
         """Return the Set-Cookie header value."""
-        max_age = "" if self.max_age is None else f"; Max-Age={min(self.max_age, MAX_AGE_CAP)}"
         if self.max_age == 0:
-            # Expires in the past too, for clients that ignore Max-Age.
-            max_age += "; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+            max_age = EXPIRED
+        elif self.max_age is None:
+            max_age = ""
+        else:
+            max_age = f"; Max-Age={min(self.max_age, MAX_AGE_CAP)}"
         return f"{self.name}={self.value}{max_age}{self.attributes()}"
 
 

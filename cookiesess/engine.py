@@ -24,6 +24,7 @@ from typing import Any, Final, Literal, NamedTuple, Protocol, cast
 
 from . import codec
 from .cookies import (
+    EXPIRED,
     MAX_AGE_CAP,
     Priority,
     SameSite,
@@ -586,10 +587,8 @@ class SessionEngine:
         return session
 
     def _stamp_new(self, session: Session, now: int) -> None:
-        absolute = self.config.absolute_timeout
-        session._issued = now
+        self._stamp_new_lifetime(session, now)
         session._last = now
-        session._deadline = now + absolute if absolute else 0
         session._cookie_max_age = _DEFAULT_MAX_AGE
 
     def _reject(self, reason: RejectReason, now: int) -> Session:
@@ -681,7 +680,6 @@ class SessionEngine:
             self.keyring, record, purpose="record", context=self._ctx_record + ref._sid
         )
         session = self._parse(stored.plaintext, now)
-        session._source_mode = "store"
         session._source_key = store_key
         return _Found(header, opened, session, store_key, True)
 
@@ -927,6 +925,7 @@ class SessionEngine:
         )
 
     def _stamp_new_lifetime(self, session: Session, now: int) -> None:
+        """Start the absolute lifetime now (new sessions and `regenerate`)."""
         absolute = self.config.absolute_timeout
         session._issued = now
         session._deadline = now + absolute if absolute else 0
@@ -990,7 +989,7 @@ class SessionEngine:
         return max(1, remaining)
 
     def _expire(self, name: str, secure: bool) -> str:
-        return f"{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{self._attrs[secure]}"
+        return f"{name}={EXPIRED}{self._attrs[secure]}"
 
     def _expire_all(self, cookies: Mapping[str, str], secure: bool) -> list[str]:
         return [self._expire(name, secure) for name in self._chunk_names if name in cookies]

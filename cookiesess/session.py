@@ -53,7 +53,6 @@ class Session(dict[str, Any]):
         "_retire_ids",
         "_sid",
         "_source_key",
-        "_source_mode",
         "accessed",
         "new",
     )
@@ -62,11 +61,24 @@ class Session(dict[str, Any]):
         super().__init__()
         if data:
             dict.update(self, data)
-        self._sid: bytes = _sid if _sid is not None else secrets.token_bytes(SID_BYTES)
-        self.new = True
-        self.accessed = False
-        self._orig: bytes | None = None
-        self._out: set[str] = set(dict.keys(self)) if data else set()
+        self._start(_sid if _sid is not None else secrets.token_bytes(SID_BYTES), None)
+        if data:
+            self._out.update(dict.keys(self))  # values from the caller: check them all
+
+    @classmethod
+    def _loaded(cls, data: dict[str, Any], encoded: bytes, sid: bytes) -> Session:
+        session = cls.__new__(cls)
+        dict.update(session, data)
+        session._start(sid, encoded)
+        return session
+
+    def _start(self, sid: bytes, encoded: bytes | None) -> None:
+        """Set the per-request state: new when `encoded` is None, else as decoded from it."""
+        self._sid: bytes = sid
+        self.new: bool = encoded is None
+        self.accessed: bool = False
+        self._orig: bytes | None = encoded
+        self._out: set[str] = set()
         self._all_out = False
         self._dirty = False
         self._default_max_age: int | None = None
@@ -81,32 +93,8 @@ class Session(dict[str, Any]):
         self._cookie_max_age = _DEFAULT
         self._encoded: bytes | None = None
         self._retire_ids: list[bytes] = []
-        self._source_mode: str | None = None
         self._source_key: str | None = None
         self._legacy: Any = None
-
-    @classmethod
-    def _loaded(cls, data: dict[str, Any], encoded: bytes, sid: bytes) -> Session:
-        session = cls.__new__(cls)
-        dict.update(session, data)
-        session._sid = sid
-        session.new = False
-        session.accessed = False
-        session._orig = encoded
-        session._out = set()
-        session._all_out = False
-        session._dirty = False
-        session._default_max_age = None
-        session._forced = False
-        session._destroyed = False
-        session._refresh = False
-        session._reseal = False
-        session._encoded = None
-        session._retire_ids = []
-        session._source_mode = None
-        session._source_key = None
-        session._legacy = None
-        return session
 
     # -- identity and lifecycle ------------------------------------------
 
