@@ -124,13 +124,13 @@ class SessionMiddleware:
         inline = self._inline
         session: Session | LazySession
         loader: _CookieLoader | None = None
-        cookies: Mapping[str, str]
-        if self._lazy and (inline or not engine.needs_store(cookies := _parse(lines))):
-            # The Cookie header is parsed only if the app touches the session.
-            loader = _CookieLoader(engine, lines)
+        # Lazy without a store to await: the Cookie header is parsed only if the
+        # app touches the session. A store reference must be loaded (awaited) now.
+        cookies = _NO_COOKIES if self._lazy and inline else _parse(lines)
+        if self._lazy and (inline or not engine.needs_store(cookies)):
+            loader = _CookieLoader(engine, lines, None if inline else cookies)
             session = LazySession(loader)
         else:
-            cookies = _parse(lines)
             try:
                 loaded = engine.load(cookies) if inline else await engine.aload(cookies)
             except StoreError:
@@ -222,15 +222,18 @@ async def _unavailable(send: Send) -> None:
 class _CookieLoader:
     """Parses the request's Cookie lines and loads the session, on first access only."""
 
-    __slots__ = ("cookies", "engine", "lines")
+    __slots__ = ("cookies", "engine", "lines", "parsed")
 
-    def __init__(self, engine: SessionEngine, lines: list[bytes]) -> None:
+    def __init__(
+        self, engine: SessionEngine, lines: list[bytes], parsed: Mapping[str, str] | None
+    ) -> None:
         self.engine = engine
         self.lines = lines
+        self.parsed = parsed
         self.cookies: Mapping[str, str] = _NO_COOKIES
 
     def __call__(self) -> Session:
-        self.cookies = _parse(self.lines)
+        self.cookies = _parse(self.lines) if self.parsed is None else self.parsed
         return self.engine.load(self.cookies)
 
 
