@@ -439,6 +439,7 @@ class SessionEngine:
             config.migrate_until.timestamp() if config.migrate_until is not None else None
         )
         self._readers = cast("tuple[LegacyReader, ...]", config.migrate_from)
+        self._delete_if = callable(getattr(config.store, "delete_if", None))
 
     def __repr__(self) -> str:
         return f"SessionEngine({self.keyring!r}, cookie_name={self._name!r})"
@@ -680,7 +681,7 @@ class SessionEngine:
             self.keyring, record, purpose="record", context=self._ctx_record + ref._sid
         )
         session = self._parse(stored.plaintext, now)
-        session._source_key = store_key
+        session._source = (store_key, record)
         return _Found(header, opened, session, store_key, True)
 
     def _check_generation(self, session: Session) -> None:
@@ -844,8 +845,8 @@ class SessionEngine:
                 self._stamp_new(session, now)
                 session._destroyed = False
             else:
-                if session._source_key is not None:
-                    ops.append((config.store, "delete", (session._source_key,)))
+                if session._source is not None:
+                    ops.append((config.store, "delete", (session._source[0],)))
                 return _with_steps(ops, headers + self._expire_all(cookies, secure))
         write = (
             session._forced
@@ -875,8 +876,8 @@ class SessionEngine:
                 context=self._ctx_session,
                 chunks=count,
             )
-            if session._source_key is not None:
-                ops.append((store, "delete", (session._source_key,)))
+            if session._source is not None:
+                ops.append(self._release(session))
         elif store is not None:
             store_key = self._store_key(self.keyring.primary, session._sid)
             record = seal_bytes(
@@ -886,8 +887,8 @@ class SessionEngine:
                 context=self._ctx_record + session._sid,
             )
             ops.append((store, "set", (store_key, record, self._ttl(session, now))))
-            if session._source_key is not None and session._source_key != store_key:
-                ops.append((store, "delete", (session._source_key,)))
+            if session._source is not None and session._source[0] != store_key:
+                ops.append(self._release(session))
             count = 1
             token = seal(
                 self.keyring,
@@ -913,6 +914,21 @@ class SessionEngine:
             if self._chunk_names[i] in cookies:
                 headers.append(self._expire(self._chunk_names[i], secure))
         return _with_steps(ops, headers)
+
+    def _release(self, session: Session) -> _Step:
+        """The store call that drops the record `session` was read from, on a move.
+
+        A session moving into its cookie (or to another record key after a
+        key rotation) deletes its record only while the record still holds
+        what this request read: when a concurrent request rewrote it since,
+        that request's reference keeps opening. After `regenerate()` or
+        `destroy()` the old record goes whatever it holds.
+        """
+        store = self.config.store
+        key, record = cast("tuple[str, bytes]", session._source)
+        if session._retire_ids or not self._delete_if:
+            return (store, "delete", (key,))
+        return (store, "delete_if", (key, record))
 
     def _replaces(self, reader: LegacyReader) -> bool:
         """Whether our first cookie overwrites the legacy one in the browser's jar."""

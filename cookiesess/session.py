@@ -52,7 +52,7 @@ class Session(dict[str, Any]):
         "_reseal",
         "_retire_ids",
         "_sid",
-        "_source_key",
+        "_source",
         "accessed",
         "new",
     )
@@ -93,7 +93,7 @@ class Session(dict[str, Any]):
         self._cookie_max_age = _DEFAULT
         self._encoded: bytes | None = None
         self._retire_ids: list[bytes] = []
-        self._source_key: str | None = None
+        self._source: tuple[str, bytes] | None = None  # (store key, record) it was read from
         self._legacy: Any = None
 
     # -- identity and lifecycle ------------------------------------------

@@ -108,6 +108,14 @@ class ThreadedAsyncStore:
         """Remove `key`; absent keys are not an error."""
         await asyncio.to_thread(self._store.delete, key)
 
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove `key` only while it holds `value` (a plain delete when the store cannot)."""
+        delete_if = getattr(self._store, "delete_if", None)
+        if delete_if is None:
+            await asyncio.to_thread(self._store.delete, key)
+            return True
+        return bool(await asyncio.to_thread(delete_if, key, value))
+
     async def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key`; return False when it is absent."""
         return await asyncio.to_thread(self._store.touch, key, ttl)

@@ -3,6 +3,12 @@
 Values are opaque sealed bytes and keys are hex HMACs of session ids, so a store
 never sees plaintext or a usable session id. Every driver error surfaces as
 `StoreError`, chained to the original; every call is bounded by a timeout.
+
+A store may also offer `delete_if(key, value)`: remove `key` only while it
+still holds exactly `value`, atomically. The engine uses it, when present, to
+drop a record whose session moved back into the cookie without deleting a
+newer record a concurrent request wrote (whose cookie then still opens). All
+of cookiesess's stores have it; a store without it gets a plain `delete`.
 """
 
 from __future__ import annotations

@@ -99,6 +99,16 @@ class MemoryStore:
         with self._lock:
             self._data.pop(key, None)
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove `key` only while it holds `value`; return whether it did."""
+        check_key(key)
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None or entry[1] != value or entry[0] <= self._clock():
+                return False
+            del self._data[key]
+            return True
+
     def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key`; return False when it is absent or expired."""
         check_key(key)

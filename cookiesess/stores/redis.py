@@ -1,8 +1,9 @@
 """Redis stores, sync and asyncio, safe for Redis Cluster.
 
 `redis` is imported only when a store is built, never by importing this
-module. Only single-key commands are sent (SET PX, GET, PEXPIRE, DEL, SCAN),
-so keys may live in any cluster slot. Every call is bounded by the timeout and
+module. Only single-key commands are sent (SET PX, GET, PEXPIRE, DEL, SCAN,
+and EVAL of a compare-and-delete script on one key), so keys may live in any
+cluster slot. Every call is bounded by the timeout and
 every driver error surfaces as `StoreError`; retries are limited to one
 immediate reconnect after a dropped connection (e.g. a Redis restart).
 """
@@ -34,6 +35,10 @@ __all__ = ["AsyncRedisStore", "RedisStore"]
 _SCAN_COUNT: Final = 500
 """Keys asked for per SCAN round trip by `clear()` and `count()`."""
 _GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
+_DELETE_IF: Final = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+"""Lua: delete the key only while it holds the given value (atomic on the server)."""
 
 
 class _RedisCommon:
@@ -184,6 +189,18 @@ class RedisStore(_RedisCommon):
             self._client.delete(self._prefix + key)
         except self._errors as exc:
             raise _error("DEL", exc) from exc
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove `key` only while it holds `value` (one atomic EVAL); return whether it did.
+
+        Raises:
+            StoreError: Redis failed or did not answer within the timeout.
+        """
+        check_key(key)
+        try:
+            return bool(self._client.eval(_DELETE_IF, 1, self._prefix + key, value))
+        except self._errors as exc:
+            raise _error("EVAL", exc) from exc
 
     def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key` (`PEXPIRE`); return False when it is absent.
@@ -341,6 +358,20 @@ class AsyncRedisStore(_RedisCommon):
                 await self._client.delete(self._prefix + key)
         except self._errors as exc:
             raise _error("DEL", exc, self._timeout) from exc
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove `key` only while it holds `value` (one atomic EVAL); return whether it did.
+
+        Raises:
+            StoreError: Redis failed or did not answer within the timeout.
+        """
+        check_key(key)
+        try:
+            async with asyncio.timeout(self._timeout):
+                deleted = await self._client.eval(_DELETE_IF, 1, self._prefix + key, value)
+        except self._errors as exc:
+            raise _error("EVAL", exc, self._timeout) from exc
+        return bool(deleted)
 
     async def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key` (`PEXPIRE`); return False when it is absent.

@@ -120,6 +120,7 @@ class SQLiteStore:
             " SET value = excluded.value, expires_at = excluded.expires_at"
         )
         self._sql_delete = f"DELETE FROM {q} WHERE key = ?"  # noqa: S608
+        self._sql_delete_if = f"DELETE FROM {q} WHERE key = ? AND value = ? AND expires_at > ?"  # noqa: S608
         self._sql_touch = f"UPDATE {q} SET expires_at = ? WHERE key = ? AND expires_at > ?"  # noqa: S608
         self._sql_purge = f"DELETE FROM {q} WHERE expires_at <= ?"  # noqa: S608
         self._sql_purge_batch = (
@@ -182,6 +183,15 @@ class SQLiteStore:
         """
         check_key(key)
         self._write("delete", self._sql_delete, (key,))
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove `key` only while it holds `value`; return whether it did.
+
+        Raises:
+            StoreError: SQLite failed, e.g. the database stayed locked.
+        """
+        check_key(key)
+        return self._write("delete_if", self._sql_delete_if, (key, value, self._clock())) == 1
 
     def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key`; return False when it is absent or expired.

@@ -44,6 +44,10 @@ class Spy:
         self.calls.append(("delete", (key,)))
         self.store.delete(key)
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        self.calls.append(("delete_if", (key,)))
+        return self.store.delete_if(key, value)  # type: ignore[no-any-return]
+
     def touch(self, key: str, ttl: int) -> bool:
         self.calls.append(("touch", (key, ttl)))
         return self.store.touch(key, ttl)  # type: ignore[no-any-return]
@@ -205,9 +209,93 @@ def test_rotation_moves_the_record(store: Spy) -> None:
     )
     assert visit(rotated, browser) != []
     assert store.count() == 1
-    assert ("delete", (old_key,)) in store.calls
+    assert ("delete_if", (old_key,)) in store.calls
     only_b = engine_for(store, ring=ring_of(("b", SECRET_B, "primary")))
     assert only_b.load(browser.cookies)["big"] == "r" * 9000
+
+
+def copy_of(browser: Browser) -> Browser:
+    """A second tab or request holding the same cookies."""
+    copy = Browser()
+    copy.jar = dict(browser.jar)
+    return copy
+
+
+def test_a_move_into_the_cookie_spares_a_concurrent_write(store: Spy) -> None:
+    """Two requests read the same store-mode session; one grows it, then the other
+    shrinks it into its cookie. The shrink's delete must not take the record the
+    grow just wrote: the grow's cookie still opens to the grow's data."""
+    engine = engine_for(store)
+    seed = Browser()
+    visit(engine, seed, lambda s: s.update(user="alice", big="a" * 9000))
+    grow, shrink = copy_of(seed), copy_of(seed)
+    growing = engine.load(grow.cookies)
+    shrinking = engine.load(shrink.cookies)
+    growing["big"] += "b" * 1000
+    grow.apply(engine.commit(growing, grow.cookies))
+    shrinking.pop("big")
+    shrink.apply(engine.commit(shrinking, shrink.cookies))
+
+    assert store.ops()[-1] == "delete_if"
+    assert engine.load(grow.cookies) == {"user": "alice", "big": "a" * 9000 + "b" * 1000}
+    assert engine.load(grow.cookies).id == engine.load(shrink.cookies).id
+    assert engine.load(shrink.cookies) == {"user": "alice"}
+
+
+def test_a_move_into_the_cookie_deletes_the_record_it_read(store: Spy) -> None:
+    """Without a concurrent write, shrinking deletes the record (nothing is left behind)."""
+    engine = engine_for(store)
+    browser = Browser()
+    visit(engine, browser, lambda s: s.update(big="a" * 9000))
+    visit(engine, browser, lambda s: s.pop("big"))
+    assert store.count() == 0
+
+
+def test_regenerate_deletes_the_old_record_even_if_rewritten(store: Spy) -> None:
+    """After regenerate() the old id's record goes, whatever another request wrote there."""
+    engine = engine_for(store)
+    seed = Browser()
+    visit(engine, seed, lambda s: s.update(big="a" * 9000))
+    other, mine = copy_of(seed), copy_of(seed)
+    rewriting = engine.load(other.cookies)
+    regenerating = engine.load(mine.cookies)
+    rewriting["n"] = 1
+    other.apply(engine.commit(rewriting, other.cookies))
+    regenerating.regenerate()
+    mine.apply(engine.commit(regenerating, mine.cookies))
+
+    assert engine.load(other.cookies).new  # the old id is dead
+    assert engine.load(mine.cookies)["big"] == "a" * 9000
+    assert store.count() == 1
+
+
+def test_a_store_without_delete_if_gets_a_plain_delete() -> None:
+    """A third-party store with only get/set/delete/touch still works (plain delete)."""
+
+    class Minimal:
+        def __init__(self) -> None:
+            self.inner = MemoryStore()
+
+        def get(self, key: str) -> bytes | None:
+            return self.inner.get(key)
+
+        def set(self, key: str, value: bytes, ttl: int) -> None:
+            self.inner.set(key, value, ttl)
+
+        def delete(self, key: str) -> None:
+            self.inner.delete(key)
+
+        def touch(self, key: str, ttl: int) -> bool:
+            return self.inner.touch(key, ttl)
+
+    minimal = Minimal()
+    engine = engine_for(minimal)
+    browser = Browser()
+    visit(engine, browser, lambda s: s.update(user="alice", big="a" * 9000))
+    assert minimal.inner.count() == 1
+    visit(engine, browser, lambda s: s.pop("big"))
+    assert minimal.inner.count() == 0
+    assert engine.load(browser.cookies) == {"user": "alice"}
 
 
 class Failing:

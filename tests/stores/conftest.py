@@ -57,6 +57,9 @@ class SyncFacade:
     def delete(self, key: str) -> None:
         self.runner.run(self.store.delete(key))
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        return bool(self.runner.run(self.store.delete_if(key, value)))
+
     def touch(self, key: str, ttl: int) -> bool:
         return self.runner.run(self.store.touch(key, ttl))
 

@@ -101,6 +101,25 @@ def test_delete(harness):
     assert harness.store.get("bb") == b"2"
 
 
+def test_delete_if_removes_only_the_value_read(harness):
+    """delete_if removes a key only while it holds exactly the given value.
+
+    This is what keeps a concurrent writer's record alive when another request
+    moves the same session back into its cookie.
+    """
+    harness.store.set("aa", b"read", 60)
+    harness.store.set("bb", b"read", 60)
+    harness.store.set("bb", b"rewritten", 60)
+
+    assert harness.store.delete_if("aa", b"read") is True
+    assert harness.store.delete_if("bb", b"read") is False
+    assert harness.store.delete_if("bb", b"rewritten\x00") is False
+    assert harness.store.delete_if("never-set", b"read") is False
+
+    assert harness.store.get("aa") is None
+    assert harness.store.get("bb") == b"rewritten"
+
+
 def test_touch_missing_is_false(harness):
     """Touching an absent key reports False and creates nothing."""
     assert harness.store.touch("aa", 60) is False

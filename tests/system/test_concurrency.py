@@ -403,19 +403,16 @@ def classify(session: Any, owner: str, seed_id: str) -> str:
 def test_grow_into_the_store_races_shrink_into_the_cookie(driver: Driver) -> None:
     """A store-mode session grows (stays in the store) while another request shrinks it.
 
-    The shrink moves the data back into its cookie and deletes the record; the
-    grow sets the record. When the grow commits first and the shrink second,
-    the grow's reply holds a reference to a deleted record; when the shrink's
-    delete comes before the grow even loads, the grow's request carries such a
-    reference. Either way that reference opens to a fresh session with a new
-    id — never another session's data. A client applying the replies in the
-    order they arrive always ends with a cookie that opens: the shrink's own
-    cookie, a reference set after the delete, or — when the grow's request
-    found the record gone — the new session that request started (the old
-    data is then lost to that client, as after a logout). Records are deleted
-    only by the response that replaces the cookie pointing at them, so a
-    reference to a missing record exists only when a request raced that
-    response.
+    The shrink moves the data back into its cookie and deletes the record it
+    read — only while the record still holds what it read (`delete_if`). So
+    when the grow commits first and the shrink second, the grow's record
+    survives and its reply's reference still opens: whichever reply a client
+    applies last, its cookie opens to this session's data. Only when the
+    shrink's delete comes before the grow even loads does the grow's request
+    find no record; it then starts a new session under a new id
+    ("restarted") — never another session's data, never a fresh session under
+    the old id. (When the shrink ran after the grow, read its record and
+    deleted it, the grow's reply is simply stale.)
     """
     tally: dict[str, dict[str, int]] = {
         "arrival order": {},
@@ -423,7 +420,7 @@ def test_grow_into_the_store_races_shrink_into_the_cookie(driver: Driver) -> Non
         "shrink applied last": {},
         "grow's request": {},
     }
-    forced = 0
+    forced = stale = 0
     for round_, (grow_delay, shrink_delay) in enumerate(RACE_DELAYS):
         owner = f"racer{round_}"
         seed = driver.get(f"/write?owner={owner}&pad={STORE_MODE_PAD}", {})
@@ -457,11 +454,18 @@ def test_grow_into_the_store_races_shrink_into_the_cookie(driver: Driver) -> Non
         for order, result in results.items():
             tally[order][result] = tally[order].get(result, 0) + 1
 
-        assert results["arrival order"] != "fresh"
         assert results["shrink applied last"] == "data"  # the shrink's cookie holds its data
+        if f"{owner}:grow" in body_of(shrink)["read"]["writes"]:
+            # The shrink ran after the grow, read its record and replaced it: the
+            # grow's reply is stale and its reference rightly gone.
+            stale += 1
+            continue
+        for order in ("arrival order", "grow applied last", "shrink applied last"):
+            assert results[order] != "fresh", order
         if shrink_delay > grow_delay and grow_read == "data" and grow.done < shrink.done:
-            # Both loaded the record, the grow set it, then the shrink deleted it.
-            assert results["grow applied last"] == "fresh"
+            # Both loaded the record, the grow set it, then the shrink's delete
+            # found it rewritten and left it: the grow's reference still opens.
+            assert results["grow applied last"] == "data"
             forced += 1
-    print(f"{driver.name} grow/shrink race: {tally}")
+    print(f"{driver.name} grow/shrink race: {tally}, {stale} stale")
     assert forced, "the forced order (grow commits, then shrink deletes) never happened"
