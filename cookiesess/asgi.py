@@ -40,6 +40,8 @@ Send = Callable[[Message], Awaitable[None]]
 # are typed with Starlette's aliases, asgiref's TypedDicts or plain dicts.
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
+_MERGED: Final = frozenset((b"vary", b"cache-control"))
+"""Response headers the session's own are merged into, when the app set them."""
 _UNAVAILABLE_BODY: Final = b"Service Unavailable: the session store failed.\n"
 # RFC 6455 §7.4.1: 1011, the server hit an unexpected condition.
 _WS_INTERNAL_ERROR: Final = 1011
@@ -249,10 +251,10 @@ def _session_headers(
 ) -> list[tuple[bytes, bytes]]:
     """Return a copy of the ASGI `headers` with the session's headers added."""
     out: list[tuple[bytes, bytes]] = list(headers)
-    if not any(
-        (vary and key.lower() == b"vary") or (set_cookies and key.lower() == b"cache-control")
-        for key, _ in out
-    ):
+    for key, _ in out:
+        if key.lower() in _MERGED:
+            break
+    else:
         # Nothing to merge with (the common case): append.
         if vary:
             out.append((b"vary", b"Cookie"))

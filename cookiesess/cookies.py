@@ -61,6 +61,8 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
         text = header.decode("latin-1")
     elif isinstance(header, str):
         text = header
+    elif type(header) is list and len(header) == 1 and type(header[0]) is bytes:
+        text = header[0].decode("latin-1")  # the usual single ASGI header line
     else:
         text = "; ".join(h.decode("latin-1") if isinstance(h, bytes) else h for h in header)
     if len(text) > MAX_HEADER_CHARS:

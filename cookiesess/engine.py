@@ -817,6 +817,16 @@ class SessionEngine:
             if opened is None:
                 return []
             session = opened
+        if not (
+            session.new
+            or session._dirty
+            or session._forced
+            or session._reseal
+            or session._refresh
+            or session._destroyed
+            or self._readers
+        ):
+            return []  # loaded and unchanged (the usual read): nothing to write
         config = self.config
         if config.secure == "auto":
             secure = True if secure is None else secure
@@ -910,9 +920,10 @@ class SessionEngine:
             end = start + self._capacity[i]
             headers.append(f"{self._chunk_names[i]}={token[start:end]}{suffix}")
             start = end
-        for i in range(count, MAX_CHUNKS):
-            if self._chunk_names[i] in cookies:
-                headers.append(self._expire(self._chunk_names[i], secure))
+        if len(cookies) > (self._name in cookies):  # other cookies: maybe stale chunks
+            for i in range(count, MAX_CHUNKS):
+                if self._chunk_names[i] in cookies:
+                    headers.append(self._expire(self._chunk_names[i], secure))
         return _with_steps(ops, headers)
 
     def _release(self, session: Session) -> _Step:

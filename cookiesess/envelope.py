@@ -56,6 +56,8 @@ OVERHEAD_BYTES: Final = HEADER_BYTES + TAG_BYTES
 MAX_CHUNKS: Final = 10
 MAX_TOKEN_CHARS: Final = MAX_CHUNKS * 4096
 _LABEL: Final = b"cookiesess\x00"
+DERIVED_CACHE_SIZE: Final = 4096
+"""Derived XAES keys kept per subkey (about 0.5 MB when full); see `keys._Subkey`."""
 _KINDS: Final[dict[str, int]] = {"session": 0, "ref": 1, "record": 2}
 _PURPOSES: Final[tuple[Purpose, ...]] = ("session", "ref", "record")
 
@@ -83,21 +85,39 @@ def aad_context(*, app_namespace: str, purpose: Purpose, name: str) -> bytes:
     )
 
 
-def _derive(subkey: _Subkey, nonce: bytes) -> AESGCM:
+def _derive(subkey: _Subkey, prefix: bytes) -> AESGCM:
     # C2SP XAES-256-GCM: Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1), one ECB call.
-    n12 = int.from_bytes(nonce[:12], "big")
+    n12 = int.from_bytes(prefix, "big")
     blocks = (subkey.mask ^ (n12 << 128 | n12)).to_bytes(32, "big")
     return AESGCM(subkey.ecb().update(blocks))
 
 
+def _remember(subkey: _Subkey, prefix: bytes, aead: AESGCM) -> None:
+    derived = subkey.derived
+    if len(derived) >= DERIVED_CACHE_SIZE:
+        derived.clear()  # atomic, unlike evicting one entry while other threads insert
+    derived[prefix] = aead
+
+
 def xaes_encrypt(subkey: _Subkey, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """XAES-256-GCM encryption with a 24-byte nonce; returns ciphertext || tag."""
-    return _derive(subkey, nonce).encrypt(nonce[12:], plaintext, aad)
+    prefix = nonce[:12]
+    aead = _derive(subkey, prefix)
+    sealed = aead.encrypt(nonce[12:], plaintext, aad)
+    _remember(subkey, prefix, aead)  # the browser sends this token back next request
+    return sealed
 
 
 def xaes_decrypt(subkey: _Subkey, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     """XAES-256-GCM decryption; raises `cryptography.exceptions.InvalidTag`."""
-    return _derive(subkey, nonce).decrypt(nonce[12:], data, aad)
+    prefix = nonce[:12]
+    aead = subkey.derived.get(prefix)
+    if aead is not None:
+        return aead.decrypt(nonce[12:], data, aad)
+    aead = _derive(subkey, prefix)
+    plaintext = aead.decrypt(nonce[12:], data, aad)
+    _remember(subkey, prefix, aead)  # only once authenticated
+    return plaintext
 
 
 def sealed_chars(plaintext_len: int) -> int:

@@ -20,7 +20,7 @@ import threading
 import tomllib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from . import _b64
 from .exceptions import KeyringError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["FORMAT_VERSION", "KEY_STATES", "Key", "KeyState", "Keyring"]
 
@@ -73,9 +76,15 @@ class _Subkey:
     XAES derives a fresh AES-256-GCM key per nonce with two AES block calls
     (C2SP XAES-256-GCM). ``K1 = dbl(AES_K(0^128))`` is computed once here; the
     ECB context is kept per thread because cipher contexts are not thread-safe.
+
+    ``derived`` memoizes the derived AES-GCM objects by the nonce's first 12
+    bytes (the derivation is a pure function of them): a browser re-sends the
+    same cookie on every request, so its key is derived once, not per request.
+    Filled only with nonces this process sealed or authenticated (a forged
+    token cannot churn it) and emptied when full (`envelope.DERIVED_CACHE_SIZE`).
     """
 
-    __slots__ = ("_cipher", "_local", "k1", "mask")
+    __slots__ = ("_cipher", "_local", "derived", "k1", "mask")
 
     def __init__(self, key: bytes) -> None:
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - single-block KDF
@@ -89,6 +98,7 @@ class _Subkey:
         # with K1; precomputed as one 256-bit int, so a message XORs N[:12] in once.
         m1, m2 = 0x00015800 << 96, 0x00025800 << 96
         self.mask: int = ((m1 ^ k1) << 128) | (m2 ^ k1)
+        self.derived: dict[bytes, AESGCM] = {}
 
     def ecb(self) -> CipherContext:
         """Return this thread's ECB encryptor for the single-block KDF calls."""

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cookiesess import InvalidToken, Keyring
+from cookiesess import InvalidToken, Keyring, _b64
 from cookiesess.envelope import (
+    DERIVED_CACHE_SIZE,
     HEADER_CHARS,
     _seal_from_parts,
     aad_context,
@@ -46,7 +47,37 @@ def test_c2sp_vectors(vector: dict[str, Any]) -> None:
     aad = vector["aad_ascii"].encode()
     sealed = xaes_encrypt(key, nonce, plaintext, aad)
     assert sealed.hex() == vector["ciphertext_and_tag_hex"]
-    assert xaes_decrypt(key, nonce, sealed, aad) == plaintext
+    assert xaes_decrypt(key, nonce, sealed, aad) == plaintext  # derived key memoized
+    cold = _Subkey(bytes.fromhex(vector["key_hex"]))
+    assert xaes_decrypt(cold, nonce, sealed, aad) == plaintext  # derived afresh
+    assert xaes_encrypt(cold, nonce, plaintext, aad) == sealed  # memoized by the decrypt
+
+
+def test_derived_keys_are_memoized_only_once_authentic() -> None:
+    """A sealed or authenticated nonce's key is kept; a forged token's never is."""
+    ring = Keyring.generate()
+    subkey = ring.primary.aead("session")
+    subkey.derived.clear()
+    token = seal(ring, b"data", purpose="session", context=CTX)
+    assert len(subkey.derived) == 1
+    subkey.derived.clear()
+    assert unseal(ring, token, purpose="session", context=CTX).plaintext == b"data"
+    assert len(subkey.derived) == 1
+
+    raw = bytearray(_b64.decode(token))
+    raw[6] ^= 1  # another nonce prefix: a forgery the key does not open
+    with pytest.raises(InvalidToken):
+        unseal(ring, _b64.encode(bytes(raw)), purpose="session", context=CTX)
+    assert bytes(raw[6:18]) not in subkey.derived
+    assert len(subkey.derived) == 1
+
+
+def test_derived_key_memo_is_bounded() -> None:
+    """The memo never grows past DERIVED_CACHE_SIZE entries per subkey."""
+    subkey = _Subkey(bytes(32))
+    for i in range(DERIVED_CACHE_SIZE + 10):
+        xaes_encrypt(subkey, i.to_bytes(24, "big"), b"", b"")
+    assert 0 < len(subkey.derived) <= DERIVED_CACHE_SIZE
 
 
 def test_c2sp_accumulated_10000() -> None:
