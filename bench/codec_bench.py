@@ -61,11 +61,17 @@ def _jar_pairs(lines: list[str]) -> list[tuple[str, str]]:
 # -- cookiesess ------------------------------------------------------------
 
 
-def cookiesess_scheme(name: str, engine: Any, note: str = "") -> Scheme:
+def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = False) -> Scheme:
+    """The engine's API; `cold` forgets the derived XAES keys before each load.
+
+    A process memoizes the key derived for each token it sealed or opened
+    (a browser re-sends its cookie); cold is a token this process never saw.
+    """
     new_session = engine.new_session
     commit = engine.commit
     load = engine.load
     empty: dict[str, str] = {}
+    derived = engine.keyring.primary.aead("session").derived
 
     def encode(data: dict[str, Any]) -> list[str]:
         session = new_session()
@@ -73,6 +79,8 @@ def cookiesess_scheme(name: str, engine: Any, note: str = "") -> Scheme:
         return commit(session, empty)
 
     def decode(jar: dict[str, str]) -> dict[str, Any]:
+        if cold:
+            derived.clear()
         return load(jar)
 
     return Scheme(name, encode, decode, _jar_pairs, jar=_jar, note=note)
@@ -427,6 +435,12 @@ def make_schemes(engines: dict[str, Any]) -> list[Scheme]:
             "cookiesess + MemoryStore",
             engines["store"],
             note="default budget: 10 KB goes to the store, a reference in the cookie",
+        ),
+        cookiesess_scheme(
+            "cookiesess, cold key",
+            engines["cookie"],
+            note="the same, the derived key forgotten before each load (a token never seen)",
+            cold=True,
         ),
         straight_line_scheme(keyring),
         straight_line_scheme(keyring, guarded=False),

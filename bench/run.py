@@ -91,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES["quick" if args.quick else "full"]
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     payloads = tuple(p for p in NAMES if p in args.payloads.split(","))
+    unknown = [s for s in only if s not in SECTIONS] + [
+        p for p in args.payloads.split(",") if p.strip() and p not in NAMES
+    ]
+    if unknown:
+        parser.error(
+            f"unknown section or payload {', '.join(unknown)}; sections: {', '.join(SECTIONS)};"
+            f" payloads: {', '.join(NAMES)}"
+        )
     h.set_clock(args.clock)
     warnings.simplefilter("ignore")  # werkzeug warns on every oversized Flask cookie
 
