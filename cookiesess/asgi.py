@@ -115,23 +115,25 @@ class SessionMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         engine = self.engine
-        lines: list[bytes] = []
-        forwarded: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                lines.append(value)
-            elif name == b"x-forwarded-proto" and forwarded is None:
-                forwarded = value
-        # Without a store nothing awaits: the engine runs inline, no coroutine per call.
-        inline = self._inline
+        inline = self._inline  # no store to await: the engine runs inline
         session: Session | LazySession
-        loader: _CookieLoader | None = None
-        # Lazy without a store to await: the Cookie header is parsed only if the
-        # app touches the session. A store reference must be loaded (awaited) now.
-        cookies = _NO_COOKIES if self._lazy and inline else _parse(lines)
-        if self._lazy and (inline or not engine.needs_store(cookies)):
-            loader = _CookieLoader(engine, lines, None if inline else cookies)
-            session = LazySession(loader)
+        if self._lazy and inline:
+            # The usual lazy request: the Cookie header is read only if the app
+            # touches the session.
+            reader = _CookieLoader(engine, scope["headers"])
+            lazy = LazySession(reader)
+
+            async def send_lazy(message: Message) -> None:
+                if message["type"] == "http.response.start" and lazy.loaded is not None:
+                    message = await self._with_session(scope, message, lazy, reader.cookies)
+                await send(message)
+
+            await self.app({**scope, "session": lazy}, receive, send_lazy)
+            return
+        cookies = _parse(scope["headers"])
+        if self._lazy and not engine.needs_store(cookies):
+            # A store reference must be loaded (awaited) now; anything else waits.
+            session = LazySession(lambda: engine.load(cookies))
         else:
             try:
                 loaded = engine.load(cookies) if inline else await engine.aload(cookies)
@@ -148,41 +150,52 @@ class SessionMiddleware:
             if failed:
                 return  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                request_cookies = cookies if loader is None else loader.cookies
-                if type(session) is LazySession:
-                    if session.loaded is None:
-                        # Untouched lazy session: nothing to read, nothing to write.
-                        await send(message)
-                        return
-                    accessed = True
-                else:
-                    accessed = session.accessed
-                secure = self._secure(scope, forwarded) if self._auto else None
+                if type(session) is LazySession and session.loaded is None:
+                    await send(message)  # untouched: nothing to read, nothing to write
+                    return
                 try:
-                    if inline:
-                        set_cookies = engine.commit(session, request_cookies, secure=secure)
-                    else:
-                        set_cookies = await engine.acommit(session, request_cookies, secure=secure)
+                    message = await self._with_session(scope, message, session, cookies)
                 except StoreError:
                     logger.exception("cookiesess: session store failed while saving")
                     failed = True
                     await _unavailable(send)
                     return
-                if set_cookies or accessed:
-                    message = {
-                        **message,
-                        "headers": _session_headers(
-                            message.get("headers", ()), set_cookies, vary=accessed
-                        ),
-                    }
             await send(message)
 
         await self.app({**scope, "session": session}, receive, send_with_session)
 
-    def _secure(self, scope: Scope, forwarded: bytes | None) -> bool | None:
-        """Whether the request came over HTTPS, for ``secure="auto"`` (else None)."""
-        if not self._auto:
-            return None
+    async def _with_session(
+        self,
+        scope: Scope,
+        message: Message,
+        session: Session | LazySession,
+        cookies: Mapping[str, str],
+    ) -> Message:
+        """Return the ``http.response.start`` message with the session's headers added.
+
+        Raises:
+            StoreError: the store failed while saving.
+        """
+        engine = self.engine
+        secure = self._secure(scope) if self._auto else None
+        if self._inline:
+            set_cookies = engine.commit(session, cookies, secure=secure)
+        else:
+            set_cookies = await engine.acommit(session, cookies, secure=secure)
+        # A LazySession here was opened, so the response depends on it.
+        accessed = True if type(session) is LazySession else session.accessed
+        if not (set_cookies or accessed):
+            return message
+        headers = _session_headers(message.get("headers", ()), set_cookies, vary=accessed)
+        return {**message, "headers": headers}
+
+    def _secure(self, scope: Scope) -> bool | None:
+        """Whether the request came over HTTPS, for ``secure="auto"``."""
+        forwarded = None
+        if self._trust_proxy:
+            forwarded = next(
+                (value for name, value in scope["headers"] if name == b"x-forwarded-proto"), None
+            )
         return request_is_secure(
             scope.get("scheme", "http"),
             None if forwarded is None else forwarded.decode("latin-1"),
@@ -190,11 +203,8 @@ class SessionMiddleware:
         )
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        cookies = parse_cookie_header(
-            [value for name, value in scope["headers"] if name == b"cookie"]
-        )
         try:
-            session = await self.engine.aload(cookies)
+            session = await self.engine.aload(_parse(scope["headers"]))
         except StoreError:
             logger.exception("cookiesess: session store failed while loading")
             # Closing before accepting makes the server refuse the handshake.
@@ -224,25 +234,24 @@ async def _unavailable(send: Send) -> None:
 class _CookieLoader:
     """Parses the request's Cookie lines and loads the session, on first access only."""
 
-    __slots__ = ("cookies", "engine", "lines", "parsed")
+    __slots__ = ("cookies", "engine", "headers")
 
-    def __init__(
-        self, engine: SessionEngine, lines: list[bytes], parsed: Mapping[str, str] | None
-    ) -> None:
+    def __init__(self, engine: SessionEngine, headers: Any) -> None:
         self.engine = engine
-        self.lines = lines
-        self.parsed = parsed
+        self.headers = headers
         self.cookies: Mapping[str, str] = _NO_COOKIES
 
     def __call__(self) -> Session:
-        self.cookies = _parse(self.lines) if self.parsed is None else self.parsed
+        self.cookies = _parse(self.headers)
         return self.engine.load(self.cookies)
 
 
 _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 
 
-def _parse(lines: list[bytes]) -> Mapping[str, str]:
+def _parse(headers: Any) -> Mapping[str, str]:
+    """The cookies of the ASGI request `headers` (all ``cookie`` lines)."""
+    lines = [value for name, value in headers if name == b"cookie"]
     return parse_cookie_header(lines) if lines else _NO_COOKIES
 
 

@@ -11,6 +11,7 @@ immediate reconnect after a dropped connection (e.g. a Redis restart).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
+logger = logging.getLogger("cookiesess.stores")
+
 _SCAN_COUNT: Final = 500
 """Keys asked for per SCAN round trip by `clear()` and `count()`."""
 _GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
@@ -51,6 +54,8 @@ class _RedisCommon:
     _errors: tuple[type[BaseException], ...]
     _owns_client: bool
     _target: str
+    _refused: type[BaseException]
+    _scripting = True
 
     def _connect(
         self,
@@ -68,6 +73,7 @@ class _RedisCommon:
         self._pattern = _scan_pattern(prefix)
         self._timeout = float(timeout)
         self._errors = (redis.RedisError, OSError)
+        self._refused = redis.ResponseError
         if client is None and url is not None:
             try:
                 self._client = from_url(
@@ -94,6 +100,17 @@ class _RedisCommon:
     def prefix(self) -> str:
         """The prefix of every key this store writes."""
         return self._prefix
+
+    def _no_scripting(self, exc: BaseException) -> None:
+        # A server that refuses EVAL (renamed, or denied by an ACL) still gets
+        # the plain DEL: a concurrent rewrite can then be lost, as before.
+        self._scripting = False
+        logger.warning(
+            "%r: Redis refused EVAL (%s); records moving back into the cookie are "
+            "deleted with a plain DEL from now on",
+            self,
+            exc,
+        )
 
 
 class RedisStore(_RedisCommon):
@@ -193,14 +210,21 @@ class RedisStore(_RedisCommon):
     def delete_if(self, key: str, value: bytes) -> bool:
         """Remove `key` only while it holds `value` (one atomic EVAL); return whether it did.
 
+        A server that refuses EVAL gets a plain DEL instead (logged once).
+
         Raises:
             StoreError: Redis failed or did not answer within the timeout.
         """
         check_key(key)
-        try:
-            return bool(self._client.eval(_DELETE_IF, 1, self._prefix + key, value))
-        except self._errors as exc:
-            raise _error("EVAL", exc) from exc
+        if self._scripting:
+            try:
+                return bool(self._client.eval(_DELETE_IF, 1, self._prefix + key, value))
+            except self._refused as exc:
+                self._no_scripting(exc)
+            except self._errors as exc:
+                raise _error("EVAL", exc) from exc
+        self.delete(key)
+        return True
 
     def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key` (`PEXPIRE`); return False when it is absent.
@@ -362,16 +386,23 @@ class AsyncRedisStore(_RedisCommon):
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Remove `key` only while it holds `value` (one atomic EVAL); return whether it did.
 
+        A server that refuses EVAL gets a plain DEL instead (logged once).
+
         Raises:
             StoreError: Redis failed or did not answer within the timeout.
         """
         check_key(key)
-        try:
-            async with asyncio.timeout(self._timeout):
-                deleted = await self._client.eval(_DELETE_IF, 1, self._prefix + key, value)
-        except self._errors as exc:
-            raise _error("EVAL", exc, self._timeout) from exc
-        return bool(deleted)
+        if self._scripting:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    deleted = await self._client.eval(_DELETE_IF, 1, self._prefix + key, value)
+                return bool(deleted)
+            except self._refused as exc:
+                self._no_scripting(exc)
+            except self._errors as exc:
+                raise _error("EVAL", exc, self._timeout) from exc
+        await self.delete(key)
+        return True
 
     async def touch(self, key: str, ttl: int) -> bool:
         """Reset the TTL of `key` (`PEXPIRE`); return False when it is absent.

@@ -216,6 +216,10 @@ def test_redis_cluster_sync_and_async(redis_cluster):
         assert slots == {0, 1, 2}
         assert store.get("0001") == value_for("0001", 1)
         assert store.touch("0002", 30) is True
+        assert store.delete_if("0004", b"stale") is False  # EVAL routed by its one key
+        assert store.delete_if("0005", value_for("0005", 5)) is True
+        assert store.count() == 299
+        store.set("0005", b"v", 60)
         assert store.count() == 300
         store.clear()
         assert store.count() == 0
@@ -230,6 +234,7 @@ def test_redis_cluster_sync_and_async(redis_cluster):
             for n in range(300):
                 await astore.set(f"{n:04x}", b"v", 60)
             got = await astore.get("0003")
+            assert await astore.delete_if("0004", b"stale") is False
             before = await astore.count()
             await astore.clear()
             return got, before, await astore.count()
@@ -322,6 +327,36 @@ async def assert_all_fail_fast_async(store, limit=1.0):
             await call()
         assert time.monotonic() - started < limit
         assert info.value.__cause__ is not None
+
+
+@pytest.mark.redis
+def test_a_server_refusing_eval_gets_a_plain_delete(own_redis, caplog):
+    """Where an ACL denies EVAL, delete_if falls back to DEL (logged), never a failure."""
+    import redis
+
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.execute_command("ACL", "SETUSER", "default", "-eval")
+    admin.close()
+    store = RedisStore(own_redis.url)
+
+    async def via_async() -> bool:
+        astore = AsyncRedisStore(own_redis.url)
+        try:
+            await astore.set("bb", b"newer", 60)
+            deleted = await astore.delete_if("bb", b"read")
+            return deleted and await astore.get("bb") is None
+        finally:
+            await astore.aclose()
+
+    try:
+        store.set("aa", b"newer", 60)
+        with caplog.at_level("WARNING", logger="cookiesess.stores"):
+            assert store.delete_if("aa", b"read") is True
+        assert store.get("aa") is None
+        assert "refused EVAL" in caplog.text
+        assert asyncio.run(via_async())
+    finally:
+        store.close()
 
 
 @pytest.mark.redis
