@@ -26,7 +26,13 @@ from flask.sessions import NullSession, SessionInterface, SessionMixin
 from werkzeug.exceptions import ServiceUnavailable
 
 from ._frameworks import AdapterSession, check_options, legacy_readers, resolve_keyring
-from .cookies import MAX_AGE_CAP, parse_cookie_header, private_cache_control, request_is_secure
+from .cookies import (
+    MAX_AGE_CAP,
+    parse_cookie_header,
+    private_cache_control,
+    request_is_secure,
+    vary_cookie,
+)
 from .engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
 from .exceptions import StoreError
 from .keys import Keyring
@@ -138,7 +144,8 @@ class CookieSessionInterface(SessionInterface):
         """Open the request's session (a fresh one when its cookie is unusable)."""
         state = self._state(app)
         engine = state.engine
-        cookies = parse_cookie_header(request.environ.get("HTTP_COOKIE", ""))
+        environ = request.environ
+        cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
         try:
             session = cast("FlaskSession", engine.load(cookies))
         except StoreError:
@@ -154,8 +161,8 @@ class CookieSessionInterface(SessionInterface):
             session.permanent = bool(dict.pop(session, "_permanent", False))
         session._request_cookies = cookies
         session._secure = request_is_secure(
-            request.scheme,
-            request.headers.get("X-Forwarded-Proto"),
+            environ.get("wsgi.url_scheme", "http"),
+            environ.get("HTTP_X_FORWARDED_PROTO"),
             trust_proxy=engine.config.trust_proxy,
         )
         return session
@@ -165,28 +172,27 @@ class CookieSessionInterface(SessionInterface):
         if not isinstance(session, FlaskSession):
             return
         engine = self._state(app).engine
-        if session.accessed:
-            response.vary.add("Cookie")
+        lines: list[str] = []
         if (
-            session.new
-            and not dict.__len__(session)
-            and not session.modified
-            and not engine.config.save_uninitialized
-        ):
-            return  # as Flask: an empty new session sets no cookie
-        try:
-            lines = engine.commit(session, session._request_cookies, secure=session._secure)
-        except StoreError:
-            logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
-            _answer_unavailable(response)
-            return
+            not session.new
+            or dict.__len__(session)
+            or session.modified
+            or engine.config.save_uninitialized
+        ):  # as Flask: an empty new session sets no cookie
+            try:
+                lines = engine.commit(session, session._request_cookies, secure=session._secure)
+            except StoreError:
+                logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
+                _answer_unavailable(response)
+                return
+        # Not response.vary.add: werkzeug re-parses and re-renders the header.
+        headers = response.headers
+        if session.accessed or lines:
+            headers["Vary"] = vary_cookie(headers.get("Vary"))
         if lines:
+            headers["Cache-Control"] = private_cache_control(headers.get("Cache-Control"))
             for line in lines:
-                response.headers.add("Set-Cookie", line)
-            response.vary.add("Cookie")
-            response.headers["Cache-Control"] = private_cache_control(
-                response.headers.get("Cache-Control")
-            )
+                headers.add("Set-Cookie", line)
 
     # -- per-app engines ----------------------------------------------------
 
