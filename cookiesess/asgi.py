@@ -125,7 +125,9 @@ class SessionMiddleware:
 
             async def send_lazy(message: Message) -> None:
                 if message["type"] == "http.response.start" and lazy.loaded is not None:
-                    message = await self._with_session(scope, message, lazy, reader.cookies)
+                    secure = self._secure(scope) if self._auto else None
+                    set_cookies = engine.commit(lazy, reader.cookies, secure=secure)
+                    message = _with_session(message, set_cookies, vary=True)
                 await send(message)
 
             await self.app({**scope, "session": lazy}, receive, send_lazy)
@@ -150,44 +152,28 @@ class SessionMiddleware:
             if failed:
                 return  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                if type(session) is LazySession and session.loaded is None:
-                    await send(message)  # untouched: nothing to read, nothing to write
-                    return
+                if type(session) is LazySession:
+                    if session.loaded is None:
+                        await send(message)  # untouched: nothing to read or write
+                        return
+                    accessed = True  # opened, so the response depends on it
+                else:
+                    accessed = session.accessed
+                secure = self._secure(scope) if self._auto else None
                 try:
-                    message = await self._with_session(scope, message, session, cookies)
+                    if inline:
+                        set_cookies = engine.commit(session, cookies, secure=secure)
+                    else:
+                        set_cookies = await engine.acommit(session, cookies, secure=secure)
                 except StoreError:
                     logger.exception("cookiesess: session store failed while saving")
                     failed = True
                     await _unavailable(send)
                     return
+                message = _with_session(message, set_cookies, vary=accessed)
             await send(message)
 
         await self.app({**scope, "session": session}, receive, send_with_session)
-
-    async def _with_session(
-        self,
-        scope: Scope,
-        message: Message,
-        session: Session | LazySession,
-        cookies: Mapping[str, str],
-    ) -> Message:
-        """Return the ``http.response.start`` message with the session's headers added.
-
-        Raises:
-            StoreError: the store failed while saving.
-        """
-        engine = self.engine
-        secure = self._secure(scope) if self._auto else None
-        if self._inline:
-            set_cookies = engine.commit(session, cookies, secure=secure)
-        else:
-            set_cookies = await engine.acommit(session, cookies, secure=secure)
-        # A LazySession here was opened, so the response depends on it.
-        accessed = True if type(session) is LazySession else session.accessed
-        if not (set_cookies or accessed):
-            return message
-        headers = _session_headers(message.get("headers", ()), set_cookies, vary=accessed)
-        return {**message, "headers": headers}
 
     def _secure(self, scope: Scope) -> bool | None:
         """Whether the request came over HTTPS, for ``secure="auto"``."""
@@ -253,6 +239,16 @@ def _parse(headers: Any) -> Mapping[str, str]:
     """The cookies of the ASGI request `headers` (all ``cookie`` lines)."""
     lines = [value for name, value in headers if name == b"cookie"]
     return parse_cookie_header(lines) if lines else _NO_COOKIES
+
+
+def _with_session(message: Message, set_cookies: list[str], *, vary: bool) -> Message:
+    """Return the ``http.response.start`` `message` with the session's headers added."""
+    if not (set_cookies or vary):
+        return message
+    return {
+        **message,
+        "headers": _session_headers(message.get("headers", ()), set_cookies, vary=vary),
+    }
 
 
 def _session_headers(
