@@ -277,6 +277,10 @@ def configure_django() -> None:
             SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
             SESSION_SERIALIZER="django.contrib.sessions.serializers.JSONSerializer",
             INSTALLED_APPS=[],
+            # For the middleware section's Django apps (mw_bench.django_app).
+            ROOT_URLCONF="bench_django_urls",
+            ALLOWED_HOSTS=["*"],
+            MIDDLEWARE=[],
         )
         django.setup()
 

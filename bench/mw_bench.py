@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from _harness import Bench, Loop, async_bench, sync_bench
-from codec_bench import LARGE_BUDGET, LIFETIME, SECRET, litestar_backend
+from codec_bench import LARGE_BUDGET, LIFETIME, SECRET, configure_django, litestar_backend
 from payloads import PAYLOADS
 
 VARIANTS = ("ignore", "read", "modify")
@@ -273,6 +273,68 @@ def flask_app(
     return app
 
 
+def _django_urls() -> None:
+    """The URLconf of the Django apps: one view per handler variant."""
+    import types
+
+    from django.http import HttpResponse
+    from django.urls import path
+
+    def ignore(request: Any) -> Any:
+        return HttpResponse(b"hello")
+
+    def read(request: Any) -> Any:
+        return HttpResponse(str(request.session["uid"]).encode())
+
+    def modify(request: Any) -> Any:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return HttpResponse(b"hello")
+
+    def seed(request: Any) -> Any:
+        request.session.update(_DJANGO_SEED)
+        return HttpResponse(b"hello")
+
+    module = types.ModuleType("bench_django_urls")
+    module.urlpatterns = [  # type: ignore[attr-defined]
+        path(f"{view.__name__}", view) for view in (ignore, read, modify, seed)
+    ]
+    sys.modules["bench_django_urls"] = module
+
+
+_DJANGO_SEED: dict[str, Any] = {}
+
+
+def django_app(
+    variant: str,
+    *,
+    middleware: str | None,
+    payload: Any = None,
+    keyring: Any = None,
+    lazy: bool = False,
+) -> Any:
+    """A minimal Django WSGI app with `middleware` (a dotted path) or none."""
+    configure_django()
+    if "bench_django_urls" not in sys.modules:
+        _django_urls()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    if payload is not None:
+        _DJANGO_SEED.clear()
+        _DJANGO_SEED.update(payload)
+    options = {"keys": keyring, "secure": False, "max_total_bytes": LARGE_BUDGET, "lazy": lazy}
+    # Middleware reads its settings when the handler is built.
+    with override_settings(MIDDLEWARE=[middleware] if middleware else [], COOKIESESS=options):
+        handler = WSGIHandler()
+    path_info = f"/{variant}"
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["PATH_INFO"] = path_info
+        return handler(environ, start_response)
+
+    return app
+
+
 @dataclass
 class WsgiStack:
     name: str
@@ -305,6 +367,37 @@ def wsgi_stacks(keyring: Any) -> list[WsgiStack]:
             "flask + cookiesess",
             lambda v, p: flask_app(v, sessions=True, payload=p, keyring=keyring),
             "flask",
+        ),
+        WsgiStack(
+            "django baseline",
+            lambda v, p: django_app(v, middleware=None),
+            "django",
+            ("ignore",),
+        ),
+        WsgiStack(
+            "django signed_cookies",
+            lambda v, p: django_app(
+                v, middleware="django.contrib.sessions.middleware.SessionMiddleware", payload=p
+            ),
+            "django",
+        ),
+        WsgiStack(
+            "django + cookiesess",
+            lambda v, p: django_app(
+                v, middleware="cookiesess.django.SessionMiddleware", payload=p, keyring=keyring
+            ),
+            "django",
+        ),
+        WsgiStack(
+            "django + cookiesess lazy",
+            lambda v, p: django_app(
+                v,
+                middleware="cookiesess.django.SessionMiddleware",
+                payload=p,
+                keyring=keyring,
+                lazy=True,
+            ),
+            "django",
         ),
     ]
 

@@ -93,7 +93,12 @@ def size_table(sizes: dict[str, dict[str, dict[str, Any]]], payloads: tuple[str,
 
 # -- (b) middleware ----------------------------------------------------------------
 
-BASE = {"asgi": "asgi baseline", "wsgi": "wsgi baseline", "flask": "flask baseline"}
+BASE = {
+    "asgi": "asgi baseline",
+    "wsgi": "wsgi baseline",
+    "flask": "flask baseline",
+    "django": "django baseline",
+}
 
 
 def middleware_table(
@@ -177,22 +182,45 @@ def middleware_ratio_table(res: dict[str, Stat], payloads: tuple[str, ...]) -> t
             derived[f"{mine}|{variant}|{p}|vs|{other}"] = round(ratio, 3)
             row.append(f"{ratio:.2f}x")
         rows.append(row)
-    # WSGI: our middleware's (and our Flask adapter's) overhead vs Flask's session overhead.
-    for mine, family, label in (
-        ("cookiesess WSGI", "wsgi", "cookiesess WSGI"),
-        ("flask + cookiesess", "flask", "Flask + cookiesess"),
+    # WSGI: our middleware's (and our adapters') overhead vs Flask's and Django's sessions.
+    for mine, family, label, other, other_family, other_label in (
+        ("cookiesess WSGI", "wsgi", "cookiesess WSGI", "flask session", "flask", "Flask session"),
+        (
+            "flask + cookiesess",
+            "flask",
+            "Flask + cookiesess",
+            "flask session",
+            "flask",
+            "Flask session",
+        ),
+        (
+            "django + cookiesess",
+            "django",
+            "Django + cookiesess",
+            "django signed_cookies",
+            "django",
+            "Django signed_cookies",
+        ),
+        (
+            "django + cookiesess lazy",
+            "django",
+            "Django + cookiesess lazy",
+            "django signed_cookies",
+            "django",
+            "Django signed_cookies",
+        ),
     ):
         for variant in ("ignore", "read", "modify"):
-            row = [f"WSGI {variant}: Flask session vs {label}"]
+            row = [f"WSGI {variant}: {other_label} vs {label}"]
             for p in payloads:
                 try:
                     a = _over(res, mine, variant, p, family)
-                    b = _over(res, "flask session", variant, p, "flask")
+                    b = _over(res, other, variant, p, other_family)
                 except KeyError:
                     row.append("-")
                     continue
                 ratio = b / a if a > 0 else float("inf")
-                derived[f"{mine}|{variant}|{p}|vs|flask session"] = round(ratio, 3)
+                derived[f"{mine}|{variant}|{p}|vs|{other}"] = round(ratio, 3)
                 row.append(f"{ratio:.2f}x")
             rows.append(row)
     text = (

@@ -45,8 +45,9 @@ from .cookies import MAX_AGE_CAP, parse_cookie_header, private_cache_control, re
 from .engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
 from .exceptions import ConfigurationError, StoreError
 from .legacy import DjangoSignedCookiesReader
+from .session import LazySession
 
-__all__ = ["DjangoSession", "SessionMiddleware"]
+__all__ = ["DjangoSession", "LazyDjangoSession", "SessionMiddleware"]
 
 logger = logging.getLogger("cookiesess")
 
@@ -306,6 +307,27 @@ class _SetCookieMorsel(Morsel[str]):
         return self._line
 
 
+class LazyDjangoSession(LazySession):
+    """``request.session`` with ``lazy=True``: the cookie is opened on first use.
+
+    Like Django's own session store, nothing is decrypted for a request that
+    never touches ``request.session``. Every `DjangoSession` attribute and
+    method (``cycle_key``, ``flush``, ``modified = True``…) reaches the opened
+    session.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY_SLOTS:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.open(), name, value)
+
+
+_LAZY_SLOTS: Final = frozenset(LazySession.__slots__)
+
+
 class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subclassing keeps Django's admin check (admin.E410) satisfied
     """Django sessions sealed in cookies by cookiesess; sync and async capable.
 
@@ -318,6 +340,11 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
     Secure whenever ``request.is_secure()``. ``SESSION_SAVE_EVERY_REQUEST``
     becomes a rolling refresh at the engine's bounded granularity. As with
     Django, nothing is written on 5xx responses. A store failure answers 503.
+    ``COOKIESESS = {"lazy": True}`` opens the cookie only when a view touches
+    ``request.session`` (a `LazyDjangoSession`), as Django's own sessions do;
+    a cookie that points to the store is still loaded on arrival (so a store
+    failure is a 503, not an error inside the view). It has no effect with
+    ``SESSION_SAVE_EVERY_REQUEST`` or a ``denylist``, which read every session.
 
     Args:
         get_response: the next handler in the middleware chain.
@@ -338,6 +365,10 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
             markcoroutinefunction(self)
         self.engine = _engine_from_settings()
         self._cookie_age = max(1, min(int(settings.SESSION_COOKIE_AGE), MAX_AGE_CAP))
+        config = self.engine.config
+        self._lazy = (
+            config.lazy and config.denylist is None and not settings.SESSION_SAVE_EVERY_REQUEST
+        )
 
     def __repr__(self) -> str:
         return f"<cookiesess.django.SessionMiddleware {self.engine!r}>"
@@ -353,18 +384,21 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
 
     async def __acall__(self, request: Any) -> Any:
         cookies = _request_cookies(request)
-        try:
-            session = await self.engine.aload(cookies)
-        except StoreError:
-            return _unavailable()
-        self._attach(request, session, cookies)
+        if self._lazy and not self.engine.needs_store(cookies):
+            request.session = self._lazy_session(cookies)
+        else:
+            try:
+                session = await self.engine.aload(cookies)
+            except StoreError:
+                return _unavailable()
+            request.session = self._prepare(session, cookies)
         response = await self.get_response(request)
         committing = self._to_commit(request, response)
         if committing is None:
             return response
         try:
             lines = await self.engine.acommit(
-                committing, committing._request_cookies, secure=committing._secure
+                committing, committing._request_cookies, secure=self._secure(request)
             )
         except StoreError:
             return _unavailable(response)
@@ -373,11 +407,14 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
     def process_request(self, request: Any) -> Any:
         """Open the session into ``request.session``; a 503 response if the store fails."""
         cookies = _request_cookies(request)
+        if self._lazy and not self.engine.needs_store(cookies):
+            request.session = self._lazy_session(cookies)
+            return None
         try:
             session = self.engine.load(cookies)
         except StoreError:
             return _unavailable()
-        self._attach(request, session, cookies)
+        request.session = self._prepare(session, cookies)
         return None
 
     def process_response(self, request: Any, response: Any) -> Any:
@@ -386,27 +423,37 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
         if session is None:
             return response
         try:
-            lines = self.engine.commit(session, session._request_cookies, secure=session._secure)
+            lines = self.engine.commit(
+                session, session._request_cookies, secure=self._secure(request)
+            )
         except StoreError:
             return _unavailable(response)
         return self._apply(response, lines)
 
     # -- shared steps ------------------------------------------------------
 
-    def _attach(self, request: Any, session: Any, cookies: Mapping[str, str]) -> None:
+    def _lazy_session(self, cookies: Mapping[str, str]) -> LazyDjangoSession:
+        return LazyDjangoSession(lambda: self._prepare(self.engine.load(cookies), cookies))
+
+    def _prepare(self, session: Any, cookies: Mapping[str, str]) -> DjangoSession:
         session._request_cookies = cookies
         session._cookie_age = self._cookie_age
         session._config_max_age = self.engine.config.max_age
         if session._legacy is not None:
             _adopt_legacy_expiry(session)
-        trust_proxy = self.engine.config.trust_proxy
-        session._secure = request.is_secure() or request_is_secure(
-            "http", request.META.get("HTTP_X_FORWARDED_PROTO"), trust_proxy=trust_proxy
+        return session  # type: ignore[no-any-return]
+
+    def _secure(self, request: Any) -> bool:
+        return request.is_secure() or request_is_secure(
+            "http",
+            request.META.get("HTTP_X_FORWARDED_PROTO"),
+            trust_proxy=self.engine.config.trust_proxy,
         )
-        request.session = session
 
     def _to_commit(self, request: Any, response: Any) -> DjangoSession | None:
         session = getattr(request, "session", None)
+        if type(session) is LazyDjangoSession:
+            session = session.loaded  # None when the view never touched it
         if not isinstance(session, DjangoSession):
             return None
         if session.accessed:

@@ -34,7 +34,7 @@ from .cookies import (
     vary_cookie,
 )
 from .engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
-from .exceptions import StoreError
+from .exceptions import ConfigurationError, StoreError
 from .keys import Keyring
 from .legacy import FlaskSessionReader
 
@@ -120,6 +120,11 @@ class CookieSessionInterface(SessionInterface):
 
     def __init__(self, keyring: Keyring | None = None, **options: Any) -> None:
         check_options(options, where="CookieSessionInterface")
+        if options.get("lazy"):
+            raise ConfigurationError(
+                "CookieSessionInterface: lazy=True is not supported: Flask opens the session "
+                "when it pushes the request context; remove the option"
+            )
         self.keyring = keyring
         self.options = options
         self._apps: weakref.WeakKeyDictionary[Flask, _AppState] = weakref.WeakKeyDictionary()

@@ -310,6 +310,12 @@ def test_explicit_keyring_wins(app: flask.Flask) -> None:
     assert interface.engine_for(app).keyring is ring
 
 
+def test_lazy_is_refused_rather_than_ignored() -> None:
+    """Flask opens the session itself: lazy=True fails at start-up instead of doing nothing."""
+    with pytest.raises(ConfigurationError, match="lazy=True is not supported"):
+        CookieSessionInterface(lazy=True)
+
+
 def test_unknown_option_is_refused() -> None:
     """A misspelt option fails at construction, naming it."""
     with pytest.raises(ConfigurationError, match="max_agee"):

@@ -30,7 +30,7 @@ from django.test import AsyncClient, Client, RequestFactory, override_settings  
 from django.utils import timezone  # noqa: E402
 
 from cookiesess import ConfigurationError, KeyringError, StoreError  # noqa: E402
-from cookiesess.django import DjangoSession, SessionMiddleware  # noqa: E402
+from cookiesess.django import DjangoSession, LazyDjangoSession, SessionMiddleware  # noqa: E402
 from cookiesess.stores import MemoryStore  # noqa: E402
 from djangoproj.bootstrap import PASSWORD, USERNAME  # noqa: E402
 
@@ -865,3 +865,101 @@ def test_csrf_use_sessions() -> None:
     assert refused.status_code == 403
     assert keys == ["_csrftoken"]
     assert "csrftoken" not in client.cookies
+
+
+# -- lazy=True: the cookie opened only when a view touches request.session -----------
+
+KEYS = "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"
+
+
+def test_lazy_session_untouched_is_never_opened() -> None:
+    """A view that never touches request.session costs no decryption and writes nothing."""
+    reasons: list[str] = []
+    seen: list[Any] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.session)
+        return HttpResponse("ok")
+
+    with override_settings(COOKIESESS={"keys": KEYS, "lazy": True, "on_reject": reasons.append}):
+        _, untouched = serve(view, cookie="sessionid=garbage")
+        _, touched = serve(lambda r: HttpResponse(str(r.session.get("a"))), cookie="sessionid=x")
+
+    assert type(seen[0]) is LazyDjangoSession
+    assert seen[0].loaded is None
+    assert untouched.cookies == {}
+    assert not untouched.has_header("Vary")
+    assert touched.content == b"None"
+    assert touched["Vary"] == "Cookie"
+    assert reasons == ["malformed"]  # only the request that touched the session
+
+
+def test_lazy_session_reads_writes_and_django_api() -> None:
+    """Data, attribute writes (modified = True), cycle_key and set_expiry reach the session."""
+    with override_settings(COOKIESESS={"keys": KEYS, "lazy": True}):
+        cookie = loaded(cart=[1])
+
+        def view(request: HttpRequest) -> HttpResponse:
+            request.session["cart"].append(2)
+            request.session.modified = True
+            request.session.set_expiry(0)
+            old = request.session.session_key
+            request.session.cycle_key()
+            return HttpResponse(str(old != request.session.session_key))
+
+        _, response = serve(view, cookie=cookie)
+        _, after = serve(
+            lambda r: HttpResponse(str(r.session["cart"])), cookie=cookie_header(response)
+        )
+
+    assert response.content == b"True"
+    (line,) = set_cookie_lines(response)
+    assert "Max-Age" not in line  # set_expiry(0): a browser-session cookie
+    assert after.content == b"[1, 2]"
+
+
+def test_lazy_session_with_auth_messages_and_csrf() -> None:
+    """django.contrib.auth, messages and CSRF_USE_SESSIONS work unchanged when lazy."""
+    with override_settings(COOKIESESS={"keys": KEYS, "lazy": True}):
+        test_login_cycles_key_and_logout_flushes()
+        test_messages_session_storage()
+        test_csrf_use_sessions()
+
+
+def test_lazy_store_reference_is_loaded_on_arrival(flaky: FlakyStore) -> None:
+    """Lazy or not, a cookie pointing to a failing store is a 503 before the view runs."""
+    cookie = loaded(big=os.urandom(8000))
+    flaky.fail = True
+    ran: list[bool] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        ran.append(True)
+        return HttpResponse("ok")
+
+    with override_settings(COOKIESESS={"keys": KEYS, "store": flaky, "lazy": True}):
+        _, response = serve(view, cookie=cookie)
+
+    assert response.status_code == 503
+    assert ran == []
+
+
+def test_lazy_has_no_effect_when_every_request_saves() -> None:
+    """SESSION_SAVE_EVERY_REQUEST reads every session, so it is opened on arrival."""
+    seen: list[Any] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.session)
+        return HttpResponse("ok")
+
+    with override_settings(
+        SESSION_SAVE_EVERY_REQUEST=True, COOKIESESS={"keys": KEYS, "lazy": True}
+    ):
+        serve(view)
+
+    assert type(seen[0]) is DjangoSession
+
+
+def test_lazy_async_round_trip() -> None:
+    """Through Django's ASGI stack with lazy=True, an async view's session persists."""
+    with override_settings(COOKIESESS={"keys": KEYS, "lazy": True}):
+        test_async_client_round_trip()
