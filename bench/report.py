@@ -514,6 +514,14 @@ def readme_section(
         row("modifies vs Litestar", "cookiesess ASGI|modify|{p}|vs|litestar ClientSide"),
         row("reads a key vs starsessions", "cookiesess ASGI|read|{p}|vs|starsessions CookieStore"),
         row("WSGI, modifies: vs Flask's session", "cookiesess WSGI|modify|{p}|vs|flask session"),
+        row(
+            "Django, reads (`lazy=True`) vs Django's signed_cookies",
+            "django + cookiesess lazy|read|{p}|vs|django signed_cookies",
+        ),
+        row(
+            "Django, modifies (`lazy=True`) vs Django's signed_cookies",
+            "django + cookiesess lazy|modify|{p}|vs|django signed_cookies",
+        ),
     ]
     if load:
         parts = []
