@@ -39,7 +39,6 @@ class AdapterSession(Session):
 
     # Per-request values the adapter keeps with the session (instance attributes).
     _request_cookies: Mapping[str, str] = {}
-    _secure: bool | None = None
     _marked: bool = False
 
     @property

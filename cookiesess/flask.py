@@ -57,6 +57,7 @@ class FlaskSession(AdapterSession, SessionMixin):
     """
 
     _lifetime: int | None = None
+    _secure: bool | None = None  # the request's scheme, for secure="auto"
 
     @property
     def permanent(self) -> bool:
