@@ -623,8 +623,7 @@ class SessionEngine:
         try:
             opened = unseal(self.keyring, first, purpose="session", context=self._ctx_session)
             session = self._parse(opened.plaintext, now)
-            if self.config.generation_check is not None:
-                self._check_generation(session)
+            self._check_generation(session)
         except InvalidToken as exc:
             return self._load_rejected(cookies, exc.reason, now)
         return self._load_done(session, opened, now)
