@@ -163,10 +163,10 @@ def measure(
         groups.setdefault(str(b.info.get("group", b.key)), []).append(b)
     group_order = list(groups)
     for r in range(rounds):
-        _shuffle(group_order, f"{seed}/{label}/{r}")
+        shuffle(group_order, f"{seed}/{label}/{r}")
         for g in group_order:
             members = groups[g]
-            _shuffle(members, f"{seed}/{label}/{r}/{g}")
+            shuffle(members, f"{seed}/{label}/{r}/{g}")
             for b in members:
                 n = sizes[b.key]
                 gc.disable()
@@ -197,7 +197,7 @@ def paired_diff(a: Stat, b: Stat) -> float:
     return statistics.median(x - y for x, y in zip(a.samples, b.samples, strict=True))
 
 
-def _shuffle(items: list[Any], seed: str) -> None:
+def shuffle(items: list[Any], seed: str) -> None:
     """Deterministic Fisher-Yates from a hash chain (no `random` in this repo)."""
     state = hashlib.sha256(seed.encode()).digest()
     for i in range(len(items) - 1, 0, -1):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -31,6 +30,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _harness import shuffle
 
 HERE = Path(__file__).resolve().parent
 STACKS = ("none", "cookiesess", "starlette")
@@ -135,14 +136,6 @@ asyncio.run(main())
     return result
 
 
-def _shuffle(items: list[Any], seed: str) -> None:
-    state = hashlib.sha256(seed.encode()).digest()
-    for i in range(len(items) - 1, 0, -1):
-        state = hashlib.sha256(state).digest()
-        j = int.from_bytes(state[:8], "big") % (i + 1)
-        items[i], items[j] = items[j], items[i]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -174,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         cases = [(s, h, p) for s in STACKS for h in HANDLERS for p in payloads]
         for r in range(rounds):
-            _shuffle(cases, f"load/{r}")
+            shuffle(cases, f"load/{r}")
             for stack, handler, p in cases:
                 url = f"http://127.0.0.1:{ports[stack]}/{handler}"
                 res = run(url, cookies[(stack, p)], seconds, args.connections)

@@ -335,6 +335,19 @@ def targets(
     def have(*keys: str) -> bool:
         return all(k in res for k in keys)
 
+    def vs(other: str, variant: str, sizes: tuple[str, ...] = payloads) -> dict[str, float]:
+        """Their overhead / ours for the ASGI middleware, per payload measured."""
+        return {
+            p: _over(res, other, variant, p) / _over(res, "cookiesess ASGI", variant, p)
+            for p in sizes
+            if have(f"mw|cookiesess ASGI|{variant}|{p}", f"mw|{other}|{variant}|{p}")
+        }
+
+    def none_set(stack: str, variant: str) -> bool:
+        return all(sc.get((stack, variant, p), 0) == 0 for p in payloads)
+
+    starlette = "starlette SessionMiddleware"
+
     # 1. lazy ignore <= 1 µs at every size, no Set-Cookie.
     vals = []
     for p in payloads:
@@ -356,7 +369,7 @@ def targets(
         )
         add(
             "ignore, lazy=True: never a Set-Cookie",
-            all(sc.get(("cookiesess ASGI lazy", "ignore", p), 0) == 0 for p in payloads),
+            none_set("cookiesess ASGI lazy", "ignore"),
             "0",
         )
     # 2. default ignore <= decode + 1 µs; >= 1.5x below Starlette at tiny; no Set-Cookie.
@@ -372,23 +385,15 @@ def targets(
             max(v for _, v in vals) <= 1.0,
             ", ".join(f"{p} decode{'+' if v >= 0 else ''}{fmt(v)} µs" for p, v in vals),
         )
-    if have("mw|cookiesess ASGI|ignore|tiny", "mw|starlette SessionMiddleware|ignore|tiny"):
-        r = _over(res, "starlette SessionMiddleware", "ignore", "tiny") / _over(
-            res, "cookiesess ASGI", "ignore", "tiny"
-        )
+    for r in vs(starlette, "ignore", ("tiny",)).values():
         add("ignore, default: >= 1.5x below Starlette at 56 B", r >= 1.5, f"{r:.2f}x")
         add(
             "ignore, default: never a Set-Cookie",
-            all(sc.get(("cookiesess ASGI", "ignore", p), 0) == 0 for p in payloads),
+            none_set("cookiesess ASGI", "ignore"),
             "0",
         )
     # 3. read.
-    ratios = {}
-    for p in payloads:
-        if have(f"mw|cookiesess ASGI|read|{p}", f"mw|starlette SessionMiddleware|read|{p}"):
-            ratios[p] = _over(res, "starlette SessionMiddleware", "read", p) / _over(
-                res, "cookiesess ASGI", "read", p
-            )
+    ratios = vs(starlette, "read")
     if "tiny" in ratios:
         add(
             "read: >= 1.3x faster than Starlette at 56 B",
@@ -403,26 +408,18 @@ def targets(
         )
         add(
             "read: no Set-Cookie",
-            all(sc.get(("cookiesess ASGI", "read", p), 0) == 0 for p in payloads),
+            none_set("cookiesess ASGI", "read"),
             "0",
         )
     # 4. modify.
-    ratios = {}
-    for p in payloads:
-        if have(f"mw|cookiesess ASGI|modify|{p}", f"mw|starlette SessionMiddleware|modify|{p}"):
-            ratios[p] = _over(res, "starlette SessionMiddleware", "modify", p) / _over(
-                res, "cookiesess ASGI", "modify", p
-            )
+    ratios = vs(starlette, "modify")
     if ratios:
         add(
             "modify: >= 1.2x faster than Starlette at every size",
             min(ratios.values()) >= 1.2,
             ", ".join(f"{p} {r:.2f}x" for p, r in ratios.items()),
         )
-    if have("mw|cookiesess ASGI|modify|tiny", "mw|litestar ClientSide|modify|tiny"):
-        r = _over(res, "litestar ClientSide", "modify", "tiny") / _over(
-            res, "cookiesess ASGI", "modify", "tiny"
-        )
+    for r in vs("litestar ClientSide", "modify", ("tiny",)).values():
         add("modify: >= 2.5x faster than Litestar at 56 B", r >= 2.5, f"{r:.2f}x")
     # 5. codec within 1.1x of the straight-line envelope.
     ratios = {}

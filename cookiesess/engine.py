@@ -424,6 +424,15 @@ class SessionEngine:
         self._capacity = tuple(
             config.max_cookie_bytes - len(cname) - 1 - reserve for cname in self._chunk_names
         )
+        # Per chunk count: the value room of that many cookies, and the bytes their
+        # names, "=" and the "; " joining them add to the Cookie header.
+        self._fits = tuple(
+            (
+                sum(self._capacity[:count]),
+                sum(len(n) + 1 for n in self._chunk_names[:count]) + 2 * (count - 1),
+            )
+            for count in range(1, MAX_CHUNKS + 1)
+        )
         if self._capacity[-1] < 256:
             raise ConfigurationError(
                 "max_cookie_bytes leaves under 256 bytes for the value once the name and "
@@ -986,15 +995,12 @@ class SessionEngine:
 
     def _fit(self, length: int) -> int:
         """Return the chunk count that fits `length` characters, or 0 if none does."""
-        total = 0
-        overhead = 0
-        for i in range(MAX_CHUNKS):
-            total += self._capacity[i]
-            overhead += len(self._chunk_names[i]) + 1 + (2 if i else 0)
-            if length + overhead > self.config.max_total_bytes:
+        spare = self.config.max_total_bytes - length
+        for count, (room, overhead) in enumerate(self._fits, 1):
+            if overhead > spare:
                 return 0
-            if total >= length:
-                return i + 1
+            if room >= length:
+                return count
         return 0
 
     def _cookie_max_age(self, session: Session, now: int) -> int | None:

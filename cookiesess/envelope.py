@@ -135,20 +135,9 @@ def seal(
     chunks: int = 1,
 ) -> str:
     """Seal `plaintext` under the primary key; `context` comes from `aad_context`."""
-    return _seal_from_parts(
-        keyring.primary, os.urandom(NONCE_BYTES), plaintext, purpose, context, chunks
+    return _b64.encode(
+        _seal_raw(keyring.primary, os.urandom(NONCE_BYTES), plaintext, purpose, context, chunks)
     )
-
-
-def _seal_from_parts(
-    key: Key,
-    nonce: bytes,
-    plaintext: bytes,
-    purpose: Purpose,
-    context: bytes,
-    chunks: int,
-) -> str:
-    return _b64.encode(_seal_raw(key, nonce, plaintext, purpose, context, chunks))
 
 
 def seal_bytes(keyring: Keyring, plaintext: bytes, *, purpose: Purpose, context: bytes) -> bytes:

@@ -84,7 +84,7 @@ class _Subkey:
     token cannot churn it) and emptied when full (`envelope.DERIVED_CACHE_SIZE`).
     """
 
-    __slots__ = ("_cipher", "_local", "derived", "k1", "mask")
+    __slots__ = ("_cipher", "_local", "derived", "mask")
 
     def __init__(self, key: bytes) -> None:
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - single-block KDF
@@ -93,7 +93,6 @@ class _Subkey:
         k1 = (l_block << 1) & ((1 << 128) - 1)
         if l_block >> 127:
             k1 ^= 0x87
-        self.k1: int = k1
         # The two KDF input blocks are M_i = 0x00 || i || "X" || 0x00 || N[:12], XORed
         # with K1; precomputed as one 256-bit int, so a message XORs N[:12] in once.
         m1, m2 = 0x00015800 << 96, 0x00025800 << 96

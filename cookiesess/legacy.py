@@ -208,11 +208,7 @@ class FlaskSessionReader(_BaseReader):
 
     def _read(self, raw: bytes, now: float) -> dict[str, object]:
         payload = _its_unsign(raw, self._keys, self.max_age, now)
-        if payload.startswith(b"."):
-            data = _inflate(_b64url_decode(payload[1:]))
-        else:
-            data = _b64url_decode(payload)
-        return _as_session(_flask_untag(json.loads(data.decode("utf-8"))))
+        return _as_session(_flask_untag(json.loads(_payload(payload).decode("utf-8"))))
 
 
 class StarletteSessionReader(_BaseReader):
@@ -355,11 +351,7 @@ class DjangoSignedCookiesReader(_BaseReader):
         # django.core.signing.TimestampSigner.unsign: float age, no future check.
         if now - timestamp > self.max_age:
             raise _Rejected
-        if payload.startswith(b"."):
-            data = _inflate(_b64url_decode(payload[1:]))
-        else:
-            data = _b64url_decode(payload)
-        return _as_session(json.loads(data.decode("latin-1")))
+        return _as_session(json.loads(_payload(payload).decode("latin-1")))
 
 
 # ---------------------------------------------------------------- helpers
@@ -486,6 +478,13 @@ def _b62_decode(text: str) -> int:
     for digit in text:
         decoded = decoded * 62 + _BASE62.index(digit)
     return sign * decoded
+
+
+def _payload(payload: bytes) -> bytes:
+    """Decode a base64url payload; a leading ``.`` marks zlib (itsdangerous and Django)."""
+    if payload.startswith(b"."):
+        return _inflate(_b64url_decode(payload[1:]))
+    return _b64url_decode(payload)
 
 
 def _inflate(data: bytes) -> bytes:

@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from cookiesess import Keyring
+from cookiesess import Keyring, StoreError
 from cookiesess.cookies import parse_cookie_header
 from cookiesess.keys import Key
+from cookiesess.stores import MemoryStore
 
 NOW = 1_700_000_000
 SECRET_A = bytes(range(32))
@@ -50,3 +51,38 @@ class Browser:
 
     def header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.jar.items())
+
+
+class DictStore:
+    """The least a third-party store offers: get/set/delete/touch on a dict; no TTL or delete_if."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def touch(self, key: str, ttl: int) -> bool:
+        return key in self.data
+
+
+class FlakyStore(MemoryStore):
+    """A `MemoryStore` whose reads and writes fail with `StoreError` while `fail` is set."""
+
+    fail = False
+
+    def get(self, key: str) -> bytes | None:
+        if self.fail:
+            raise StoreError("store down")
+        return super().get(key)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        if self.fail:
+            raise StoreError("store down")
+        super().set(key, value, ttl)

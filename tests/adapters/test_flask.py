@@ -33,10 +33,9 @@ from cookiesess import (  # noqa: E402
     Keyring,
     KeyringError,
     Session,
-    StoreError,
 )
 from cookiesess.flask import CookieSessionInterface, FlaskSession  # noqa: E402
-from cookiesess.stores import MemoryStore  # noqa: E402
+from tests.helpers import FlakyStore  # noqa: E402
 
 SECRET = "flask-test-Jr7Qx2Lm9Wc4Tz8Kp1Vb6Nd3Hs5Gf0Ya-secret"
 OTHER_SECRET = "flask-test-Ue3Rk8Xo1Mq6Zi4Cw9Bj2Tl7Pv5Sa0Hd-other"
@@ -857,20 +856,6 @@ def test_extended_flashing() -> None:
 
 
 # -- store failures -----------------------------------------------------------------------
-
-
-class FlakyStore(MemoryStore):
-    fail = False
-
-    def get(self, key: str) -> bytes | None:
-        if self.fail:
-            raise StoreError("store down")
-        return super().get(key)
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        if self.fail:
-            raise StoreError("store down")
-        super().set(key, value, ttl)
 
 
 @pytest.fixture

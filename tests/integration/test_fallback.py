@@ -17,7 +17,7 @@ from cookiesess.stores import (
     SQLiteStore,
     ThreadedAsyncStore,
 )
-from tests.helpers import NOW, SECRET_A, Browser, ring_of
+from tests.helpers import NOW, SECRET_A, Browser, DictStore, ring_of
 
 SECRET_B = bytes(range(100, 132))
 MARKER = "PLAINTEXT-MARKER-7f3a"
@@ -272,29 +272,13 @@ def test_regenerate_deletes_the_old_record_even_if_rewritten(store: Spy) -> None
 def test_a_store_without_delete_if_gets_a_plain_delete() -> None:
     """A third-party store with only get/set/delete/touch still works (plain delete)."""
 
-    class Minimal:
-        def __init__(self) -> None:
-            self.inner = MemoryStore()
-
-        def get(self, key: str) -> bytes | None:
-            return self.inner.get(key)
-
-        def set(self, key: str, value: bytes, ttl: int) -> None:
-            self.inner.set(key, value, ttl)
-
-        def delete(self, key: str) -> None:
-            self.inner.delete(key)
-
-        def touch(self, key: str, ttl: int) -> bool:
-            return self.inner.touch(key, ttl)
-
-    minimal = Minimal()
+    minimal = DictStore()
     engine = engine_for(minimal)
     browser = Browser()
     visit(engine, browser, lambda s: s.update(user="alice", big="a" * 9000))
-    assert minimal.inner.count() == 1
+    assert len(minimal.data) == 1
     visit(engine, browser, lambda s: s.pop("big"))
-    assert minimal.inner.count() == 0
+    assert len(minimal.data) == 0
     assert engine.load(browser.cookies) == {"user": "alice"}
 
 

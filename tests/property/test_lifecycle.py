@@ -18,12 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from cookiesess import Keyring, Session, SessionConfig, SessionEngine, SessionTooLarge
 from cookiesess.keys import Key
+from cookiesess.stores import MemoryStore
 from tests.helpers import NOW, SECRET_A, SECRET_B, SECRET_C, Browser
-
-try:
-    from cookiesess.stores import MemoryStore
-except ImportError:  # pragma: no cover - the stores package is optional here
-    MemoryStore = None  # type: ignore[assignment,misc]
 
 SECRETS = (
     SECRET_A,
@@ -42,25 +38,6 @@ MAX_TOTAL = 6000
 COOKIE = "__Host-sid"
 DATA_KEYS = st.sampled_from(["a", "b", "c"])
 DATA_VALUES = st.one_of(st.integers(-5, 5), st.sampled_from(["x", MARKER, ""]), st.none())
-
-
-class DictStore:
-    """A minimal Store, used when cookiesess.stores.MemoryStore is not importable."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def get(self, key: str) -> bytes | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    def touch(self, key: str, ttl: int) -> bool:
-        return key in self.data
 
 
 class RecordingStore:
@@ -168,7 +145,7 @@ class Lifecycle(RuleBasedStateMachine):
     @initialize(with_store=st.booleans())
     def configure(self, with_store: bool) -> None:
         if with_store:
-            inner = MemoryStore(clock=lambda: self.now) if MemoryStore is not None else DictStore()
+            inner = MemoryStore(clock=lambda: self.now)
             self.store = RecordingStore(inner)
             self.engine = self._engine()
 

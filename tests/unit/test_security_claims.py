@@ -30,30 +30,11 @@ from cookiesess.envelope import (
 )
 from cookiesess.keys import FORMAT_VERSION, Key, _Subkey
 from cookiesess.session import SID_BYTES
-from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, ring_of
+from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, DictStore, ring_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CTX = aad_context(app_namespace="", purpose="session", name="session")
 RING = ring_of(("a", SECRET_A, "primary"))
-
-
-class SpyStore:
-    """A dict store that records its calls."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def get(self, key: str) -> bytes | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    def touch(self, key: str, ttl: int) -> bool:
-        return key in self.data
 
 
 def visit(engine: SessionEngine, browser: Browser, **data: Any) -> list[str]:
@@ -253,7 +234,7 @@ class TestStoreFallback:
 
     def test_store_key_is_an_hmac_of_the_id(self) -> None:
         """The store key is HMAC-SHA256 of the id under a derived key: the id never appears."""
-        store = SpyStore()
+        store = DictStore()
         engine = SessionEngine(RING, clock=lambda: NOW, store=store)
         browser = Browser()
         visit(engine, browser, big="m" * 9000)

@@ -29,12 +29,13 @@ from django.http import HttpRequest, HttpResponse  # noqa: E402
 from django.test import AsyncClient, Client, RequestFactory, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from cookiesess import ConfigurationError, KeyringError, StoreError  # noqa: E402
+from cookiesess import ConfigurationError, KeyringError  # noqa: E402
 from cookiesess.django import DjangoSession, LazyDjangoSession, SessionMiddleware  # noqa: E402
-from cookiesess.stores import MemoryStore  # noqa: E402
 from djangoproj.bootstrap import PASSWORD, USERNAME  # noqa: E402
+from tests.helpers import FlakyStore  # noqa: E402
 
 AGE = 1_209_600
+KEYS = "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"  # as in settings.COOKIESESS
 factory = RequestFactory()
 View = Callable[[HttpRequest], HttpResponse]
 
@@ -517,10 +518,9 @@ def test_save_every_request_refreshes_at_bounded_granularity() -> None:
     """SESSION_SAVE_EVERY_REQUEST re-sends the cookie once the refresh interval passed."""
     now = [1_900_000_000.0]
     step = AGE // 10 + 1
-    keys = "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"
     with override_settings(
         SESSION_SAVE_EVERY_REQUEST=True,
-        COOKIESESS={"keys": keys, "clock": lambda: now[0], "absolute_timeout": None},
+        COOKIESESS={"keys": KEYS, "clock": lambda: now[0], "absolute_timeout": None},
     ):
         cookie = loaded(a=1)
         _, soon = serve(lambda r: HttpResponse(str(r.session["a"])), cookie=cookie)
@@ -610,25 +610,10 @@ def test_unknown_option_is_refused() -> None:
 # -- store failures --------------------------------------------------------------------
 
 
-class FlakyStore(MemoryStore):
-    fail = False
-
-    def get(self, key: str) -> bytes | None:
-        if self.fail:
-            raise StoreError("store down")
-        return super().get(key)
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        if self.fail:
-            raise StoreError("store down")
-        super().set(key, value, ttl)
-
-
 @pytest.fixture
 def flaky() -> Iterator[FlakyStore]:
     store = FlakyStore()
-    keys = "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"
-    with override_settings(COOKIESESS={"keys": keys, "store": store}):
+    with override_settings(COOKIESESS={"keys": KEYS, "store": store}):
         yield store
 
 
@@ -869,8 +854,6 @@ def test_csrf_use_sessions() -> None:
 
 # -- lazy=True: the cookie opened only when a view touches request.session -----------
 
-KEYS = "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"
-
 
 def test_lazy_session_untouched_is_never_opened() -> None:
     """A view that never touches request.session costs no decryption and writes nothing."""
@@ -928,19 +911,8 @@ def test_lazy_session_with_auth_messages_and_csrf() -> None:
 
 def test_lazy_store_reference_is_loaded_on_arrival(flaky: FlakyStore) -> None:
     """Lazy or not, a cookie pointing to a failing store is a 503 before the view runs."""
-    cookie = loaded(big=os.urandom(8000))
-    flaky.fail = True
-    ran: list[bool] = []
-
-    def view(request: HttpRequest) -> HttpResponse:
-        ran.append(True)
-        return HttpResponse("ok")
-
     with override_settings(COOKIESESS={"keys": KEYS, "store": flaky, "lazy": True}):
-        _, response = serve(view, cookie=cookie)
-
-    assert response.status_code == 503
-    assert ran == []
+        test_store_failure_on_load_answers_503(flaky)
 
 
 def test_lazy_has_no_effect_when_every_request_saves() -> None:
