@@ -269,6 +269,24 @@ def test_regenerate_deletes_the_old_record_even_if_rewritten(store: Spy) -> None
     assert store.count() == 1
 
 
+def test_destroy_deletes_the_record_even_if_rewritten(store: Spy) -> None:
+    """destroy() (logout) removes the record, whatever another request wrote there since."""
+    engine = engine_for(store)
+    seed = Browser()
+    visit(engine, seed, lambda s: s.update(big="a" * 9000))
+    other, mine = copy_of(seed), copy_of(seed)
+    rewriting = engine.load(other.cookies)
+    destroying = engine.load(mine.cookies)
+    rewriting["n"] = 1
+    other.apply(engine.commit(rewriting, other.cookies))
+    destroying.destroy()
+    mine.apply(engine.commit(destroying, mine.cookies))
+
+    assert engine.load(other.cookies).new  # the logged-out session is gone everywhere
+    assert mine.jar == {}
+    assert store.count() == 0
+
+
 def test_a_store_without_delete_if_gets_a_plain_delete() -> None:
     """A third-party store with only get/set/delete/touch still works (plain delete)."""
 
