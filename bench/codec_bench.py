@@ -97,7 +97,12 @@ def straight_line_scheme(keyring: Any, *, guarded: bool = True) -> Scheme:
     the strict decode.
     """
     from cookiesess import _b64, codec, envelope
-    from cookiesess.engine import _META, _META_CONST  # the engine's wire layout
+    from cookiesess._plaintext import (
+        META as _META,
+    )  # the engine's wire layout
+    from cookiesess._plaintext import (
+        META_CONST as _META_CONST,
+    )
 
     c = _META_CONST
     ctx = envelope.aad_context(app_namespace="", purpose="session", name="session")

@@ -4,7 +4,9 @@ The parser runs in linear time over a bounded input, joins several header
 lines, splits on ``;`` and ``,`` (gunicorn joins repeated Cookie headers with a
 comma; our values never contain one), skips malformed pairs instead of
 aborting, and never uses `http.cookies` (CVE-2024-7592). When a name repeats,
-the first occurrence wins: browsers send the most specific path first.
+the mapping holds the first occurrence (browsers send the most specific path
+first) and `RequestCookies.values_of` all of them, up to `MAX_VALUES`: the
+engine opens whichever value is a valid session, whatever the order.
 Rendering goes through a validated `SetCookie`. No I/O, no clock.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final, Literal, cast
 
 from .exceptions import ConfigurationError
@@ -22,18 +24,23 @@ __all__ = [
     "MAX_AGE_CAP",
     "MAX_HEADER_CHARS",
     "MAX_PAIRS",
+    "MAX_VALUES",
+    "RequestCookies",
     "SameSite",
     "SetCookie",
     "chunk_name",
     "parse_cookie_header",
     "private_cache_control",
     "request_is_secure",
+    "values_of",
     "vary_cookie",
 ]
 
 MAX_HEADER_CHARS: Final = 64 * 1024
 """Characters of Cookie header considered; the rest is ignored (fail closed)."""
 MAX_PAIRS: Final = 256
+MAX_VALUES: Final = 4
+"""Values of one cookie name considered (several paths or domains, a leftover legacy cookie)."""
 MAX_AGE_CAP: Final = 400 * 24 * 3600
 """RFC 6265bis §5.6.2: user agents cap Max-Age and Expires at 400 days."""
 
@@ -51,7 +58,34 @@ _COOKIE_VALUE: Final = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
 _ATTR_VALUE: Final = re.compile(r"[\x20-\x3a\x3c-\x7e]*").fullmatch
 
 
-def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str, str]:
+class RequestCookies(dict[str, str]):
+    """A request's cookies: ``{name: first value}``, plus the values of repeated names."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: dict[str, list[str]] | None = None
+        """The second and later values of each repeated name, in header order."""
+
+    def values_of(self, name: str) -> tuple[str, ...]:
+        """Every value sent under `name`, in header order (at most `MAX_VALUES`)."""
+        first = self.get(name)
+        if first is None:
+            return ()
+        more = self.repeated.get(name) if self.repeated else None
+        return (first, *more) if more else (first,)
+
+
+def values_of(cookies: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Every value of `name` in `cookies` (a `RequestCookies` keeps repeats; a dict does not)."""
+    if type(cookies) is RequestCookies:
+        return cookies.values_of(name)
+    first = cookies.get(name)
+    return () if first is None else (first,)
+
+
+def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> RequestCookies:
     """Parse one or several Cookie header values into ``{name: value}``.
 
     Bytes are read as latin-1 (as PEP 3333 does). Only the first
@@ -67,15 +101,28 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
         text = "; ".join(h.decode("latin-1") if isinstance(h, bytes) else h for h in header)
     if len(text) > MAX_HEADER_CHARS:
         text = text[:MAX_HEADER_CHARS]
-    cookies: dict[str, str] = {}
+    cookies = RequestCookies()
     for pair in text.replace(",", ";").split(";", MAX_PAIRS)[:MAX_PAIRS]:
         name, eq, value = pair.partition("=")
         if not eq:
             continue
         name = name.strip(" \t")
-        if name and name not in cookies:
+        if not name:
+            continue
+        if name not in cookies:
             cookies[name] = value.strip(" \t")
+        else:
+            _repeat(cookies, name, value.strip(" \t"))
     return cookies
+
+
+def _repeat(cookies: RequestCookies, name: str, value: str) -> None:
+    repeated = cookies.repeated
+    if repeated is None:
+        repeated = cookies.repeated = {}
+    more = repeated.setdefault(name, [])
+    if len(more) < MAX_VALUES - 1:
+        more.append(value)
 
 
 def chunk_name(name: str, index: int) -> str:

@@ -439,7 +439,7 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
         session._request_cookies = cookies
         session._cookie_age = self._cookie_age
         session._config_max_age = self.engine.config.max_age
-        if session._legacy is not None:
+        if session.migrated:
             _adopt_legacy_expiry(session)
         return session  # type: ignore[no-any-return]
 

@@ -37,6 +37,7 @@ RejectReason = Literal[
     "too_large",
     "store_missing",
     "legacy_rejected",
+    "hook_failed",
 ]
 REJECT_REASONS: Final[frozenset[str]] = frozenset(RejectReason.__args__)  # type: ignore[attr-defined]
 

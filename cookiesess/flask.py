@@ -162,7 +162,7 @@ class CookieSessionInterface(SessionInterface):
             request.routing_exception = ServiceUnavailable()
             return UnavailableSession()
         session._lifetime = state.lifetime
-        if session._legacy is not None:
+        if session.migrated:
             # Flask keeps ``permanent`` as a data key; here it is the cookie lifetime.
             session.permanent = bool(dict.pop(session, "_permanent", False))
         session._request_cookies = cookies

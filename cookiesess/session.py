@@ -11,18 +11,74 @@ mapping that opens the cookie on first access.
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import secrets
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, Final
 
 from . import _b64, codec
 
-__all__ = ["SID_BYTES", "LazySession", "Session", "WebSocketSession"]
+__all__ = ["SID_BYTES", "UNSET", "LazySession", "Session", "SessionState", "WebSocketSession"]
 
 SID_BYTES: Final = 32
 _MUTABLE: Final = frozenset({list, dict, set})
-_DEFAULT: Final = -1
-_BROWSER_SESSION: Final = -2
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+UNSET: Final = _Unset.UNSET
+"""`SessionState.cookie_max_age` when the configured ``max_age`` applies."""
+
+
+class SessionState:
+    """A session's lifecycle state: the seam between `Session` and the engine.
+
+    The engine fills it when it opens a cookie and reads it at commit; the
+    session's methods (`Session.regenerate`, `Session.destroy`, …) record the
+    user's requests in it. Times are Unix seconds; ``deadline`` 0 means none.
+    """
+
+    __slots__ = (
+        "cookie_max_age",
+        "deadline",
+        "default_max_age",
+        "destroyed",
+        "forced",
+        "generation",
+        "issued",
+        "last",
+        "migrated",
+        "refresh",
+        "reseal",
+        "retired",
+        "sid",
+        "source",
+    )
+
+    def __init__(self, sid: bytes) -> None:
+        self.sid = sid
+        self.issued = 0
+        self.deadline = 0
+        self.last = 0
+        self.generation = 0
+        self.cookie_max_age: int | _Unset | None = UNSET
+        """Per-session Max-Age: seconds, None for a browser-session cookie, or `UNSET`."""
+        self.default_max_age: int | None = None
+        self.forced = False
+        """`Session.save` or a lifecycle change asks for a write."""
+        self.refresh = False
+        """`Session.touch`, or the activity time is due for a refresh."""
+        self.reseal = False
+        """Opened under a key that is no longer the primary."""
+        self.destroyed = False
+        self.retired: list[bytes] = []
+        """Ids this session had before `regenerate`/`destroy` (the first: as loaded)."""
+        self.source: tuple[str, bytes] | None = None
+        """(store key, record) the data was read from, for moves and deletes."""
+        self.migrated: object = None
+        """The legacy reader whose cookie this session was read from, if any."""
 
 
 class Session(dict[str, Any]):
@@ -35,79 +91,58 @@ class Session(dict[str, Any]):
 
     __slots__ = (
         "_all_out",
-        "_cookie_max_age",
-        "_deadline",
-        "_default_max_age",
-        "_destroyed",
         "_dirty",
         "_encoded",
-        "_forced",
-        "_generation",
-        "_issued",
-        "_last",
-        "_legacy",
         "_orig",
         "_out",
-        "_refresh",
-        "_reseal",
-        "_retire_ids",
-        "_sid",
-        "_source",
+        "_state",
         "accessed",
         "new",
     )
 
-    def __init__(self, data: Mapping[str, Any] | None = None, *, _sid: bytes | None = None) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         if data:
             dict.update(self, data)
-        self._start(_sid if _sid is not None else secrets.token_bytes(SID_BYTES), None)
+        self._start(SessionState(secrets.token_bytes(SID_BYTES)), None)
         if data:
             self._out.update(dict.keys(self))  # values from the caller: check them all
 
     @classmethod
-    def _loaded(cls, data: dict[str, Any], encoded: bytes, sid: bytes) -> Session:
+    def _loaded(cls, data: dict[str, Any], encoded: bytes, state: SessionState) -> Session:
         session = cls.__new__(cls)
         dict.update(session, data)
-        session._start(sid, encoded)
+        session._start(state, encoded)
         return session
 
-    def _start(self, sid: bytes, encoded: bytes | None) -> None:
+    def _start(self, state: SessionState, encoded: bytes | None) -> None:
         """Set the per-request state: new when `encoded` is None, else as decoded from it."""
-        self._sid: bytes = sid
+        self._state = state
         self.new: bool = encoded is None
         self.accessed: bool = False
         self._orig: bytes | None = encoded
         self._out: set[str] = set()
         self._all_out = False
         self._dirty = False
-        self._default_max_age: int | None = None
-        self._forced = False
-        self._destroyed = False
-        self._refresh = False
-        self._reseal = False
-        self._issued = 0
-        self._deadline = 0
-        self._last = 0
-        self._generation = 0
-        self._cookie_max_age = _DEFAULT
         self._encoded: bytes | None = None
-        self._retire_ids: list[bytes] = []
-        self._source: tuple[str, bytes] | None = None  # (store key, record) it was read from
-        self._legacy: Any = None
 
     # -- identity and lifecycle ------------------------------------------
 
     @property
     def id(self) -> str:
         """The session id: 256 random bits, stable until `regenerate` or `destroy`."""
-        return _b64.encode(self._sid)
+        return _b64.encode(self._state.sid)
+
+    @property
+    def migrated(self) -> bool:
+        """Whether this session was read from a legacy cookie on this request."""
+        return self._state.migrated is not None
 
     @property
     def modified(self) -> bool:
         """Whether the data differs from what was loaded (decided from the encoding)."""
         if self._orig is None:
-            return bool(dict.__len__(self)) or self._destroyed
+            return bool(dict.__len__(self)) or self._state.destroyed
         if not self._dirty:
             return False
         return self._encode() != self._orig
@@ -115,14 +150,14 @@ class Session(dict[str, Any]):
     @property
     def generation(self) -> int:
         """The revocation generation this session was issued under (see `SessionConfig`)."""
-        return self._generation
+        return self._state.generation
 
     @generation.setter
     def generation(self, value: int) -> None:
         if type(value) is not int or not 0 <= value < 2**63:
             raise ValueError("generation must be an int in [0, 2**63)")
-        self._generation = value
-        self._forced = True
+        self._state.generation = value
+        self._state.forced = True
 
     @property
     def max_age(self) -> int | None:
@@ -131,31 +166,31 @@ class Session(dict[str, Any]):
         Unset, the configured `max_age` applies. The server still enforces the
         configured timeouts whatever the cookie says.
         """
-        if self._cookie_max_age == _DEFAULT:
-            return self._default_max_age
-        return None if self._cookie_max_age == _BROWSER_SESSION else self._cookie_max_age
+        state = self._state
+        return state.default_max_age if state.cookie_max_age is UNSET else state.cookie_max_age
 
     @max_age.setter
     def max_age(self, value: int | None) -> None:
         if value is not None and (type(value) is not int or value < 0):
             raise ValueError("max_age must be None or an int >= 0")
-        self._cookie_max_age = _BROWSER_SESSION if value is None else value
-        self._forced = True
+        self._state.cookie_max_age = value
+        self._state.forced = True
 
     @property
     def expires(self) -> _dt.datetime | None:
         """The absolute deadline after which the server refuses this session, if any."""
-        if not self._deadline:
+        if not self._state.deadline:
             return None
-        return _dt.datetime.fromtimestamp(self._deadline, _dt.UTC)
+        return _dt.datetime.fromtimestamp(self._state.deadline, _dt.UTC)
 
     @expires.setter
     def expires(self, value: _dt.datetime) -> None:
         if value.utcoffset() is None:
             raise ValueError("expires must be an aware datetime")
-        ts = int(value.timestamp())
-        self._deadline = max(1, ts) if not self._deadline else max(1, min(ts, self._deadline))
-        self._forced = True
+        state = self._state
+        ts = max(1, int(value.timestamp()))
+        state.deadline = min(ts, state.deadline) if state.deadline else ts
+        state.forced = True
 
     def mark_accessed(self) -> None:
         """Record that the response depends on the session (adds ``Vary: Cookie``).
@@ -168,22 +203,26 @@ class Session(dict[str, Any]):
     def regenerate(self) -> None:
         """Issue a new id keeping the data (call on login and privilege changes)."""
         self.accessed = True
-        self._retire_ids.append(self._sid)
-        self._sid = secrets.token_bytes(SID_BYTES)
-        self._forced = True
+        self._retire_id()
+        self._state.forced = True
 
     def destroy(self) -> None:
         """Empty the session and expire its cookies and store record (log out)."""
         self.accessed = True
-        self._retire_ids.append(self._sid)
-        self._sid = secrets.token_bytes(SID_BYTES)
+        self._retire_id()
         dict.clear(self)
-        self._destroyed = True
-        self._forced = False
+        self._state.destroyed = True
+        self._state.forced = False
+        self._state.cookie_max_age = UNSET
         self._out.clear()
         self._all_out = False
         self._dirty = True
         self._encoded = None
+
+    def _retire_id(self) -> None:
+        state = self._state
+        state.retired.append(state.sid)
+        state.sid = secrets.token_bytes(SID_BYTES)
 
     def reload(self) -> None:
         """Discard changes made during this request, back to the state as loaded."""
@@ -197,11 +236,11 @@ class Session(dict[str, Any]):
 
     def save(self) -> None:
         """Write the session on this response even if it did not change."""
-        self._forced = True
+        self._state.forced = True
 
     def touch(self) -> None:
         """Refresh the session's activity time and cookie expiry on this response."""
-        self._refresh = True
+        self._state.refresh = True
 
     # -- change tracking ------------------------------------------------
 

@@ -1,14 +1,14 @@
-"""Fuzz target: the codec on authenticated data (`codec.decode`, `SessionEngine._parse`).
+"""Fuzz target: the codec on authenticated data (`codec.decode`, the engine's plaintext steps).
 
 AEAD makes random tokens useless for reaching the decoder, so this target
 feeds plaintext straight to it: `codec.decode` (the strict CBOR decoder) and
-the engine's private plaintext parser `SessionEngine._parse(plaintext, now)`,
+the engine's steps after authentication (`_plaintext.unpack`, `Lifetime.admit`),
 a test-only entry that reads the fixed metadata and enforces expiry.
 
 Invariants:
 
 * decoding and parsing let only `InvalidToken` escape (with a documented
-  reason code); `_parse` otherwise returns a `Session`;
+  reason code); the engine's steps otherwise returns a `Session`;
 * write what you can read: a value `codec.encode` accepts decodes back to an
   equal value, including decoded values re-nested to any depth or given
   edge-case leaves (bignums, large Decimals, empty sets, odd datetimes), and
@@ -19,7 +19,7 @@ Structure: atheris cannot see inside cbor2's compiled core, so structure comes
 from the seeds (valid encodings of Hypothesis-generated session values and
 the RFC 8949 Appendix A examples) and from the structure-aware mutations
 below. Byte 0 picks the mode: the payload raw, wrapped as a map value,
-behind fuzzed session metadata for `_parse`, mutated structurally (array or
+behind fuzzed session metadata for those steps, mutated structurally (array or
 map wrapping, a changed length header, an inserted tag), or decoded and
 re-encoded with an input-driven nesting and leaf.
 """
@@ -35,7 +35,10 @@ from typing import Any
 from _fuzzlib import NOW, Bytes, make_engine, plain, reload, same
 
 from cookiesess import Session, codec
-from cookiesess.engine import _META, _META_CONST
+from cookiesess._lifetime import Lifetime
+from cookiesess._plaintext import META as _META
+from cookiesess._plaintext import META_CONST as _META_CONST
+from cookiesess._plaintext import unpack
 from cookiesess.exceptions import REJECT_REASONS, CodecError, InvalidToken, SessionTooLarge
 
 ENGINE = make_engine(idle_timeout=3600, max_total_bytes=40960)
@@ -99,8 +102,11 @@ def _decode(payload: bytes) -> dict[str, Any] | None:
 
 
 def _parse(plaintext: bytes, engine: Any) -> None:
+    """The engine's steps after authentication: unpack the metadata, admit the times, decode."""
     try:
-        session = engine._parse(plaintext, NOW)
+        state, encoded = unpack(plaintext)
+        Lifetime(engine.config).admit(state, NOW)
+        session = Session._loaded(codec.decode(encoded), encoded, state)
     except InvalidToken as exc:
         _rejected(exc)
         return

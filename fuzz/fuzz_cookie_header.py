@@ -18,12 +18,22 @@ from __future__ import annotations
 
 import sys
 
-from cookiesess.cookies import MAX_HEADER_CHARS, MAX_PAIRS, parse_cookie_header
+from cookiesess.cookies import (
+    MAX_HEADER_CHARS,
+    MAX_PAIRS,
+    MAX_VALUES,
+    RequestCookies,
+    parse_cookie_header,
+)
 
 
 def _check(cookies: object) -> dict[str, str]:
-    assert type(cookies) is dict
+    assert type(cookies) is RequestCookies
     assert len(cookies) <= MAX_PAIRS
+    for name, more in (cookies.repeated or {}).items():
+        assert name in cookies
+        assert 1 <= len(more) <= MAX_VALUES - 1
+        assert cookies.values_of(name) == (cookies[name], *more)
     total = 0
     for name, value in cookies.items():
         assert type(name) is str

@@ -102,7 +102,7 @@ def TestOneInput(data: bytes) -> None:
         if engine is ENGINES[1]:
             assert values != REVOKED_DATA, "the generation check let a revoked session in"
             assert values != SAMPLE_DATA[1], "a denylisted session id opened"
-    elif session._legacy is not None:
+    elif session.migrated:
         assert values in LEGACY_DATA, "a migrated session holds data no one signed"
     else:
         assert not values

@@ -88,7 +88,7 @@ def test_real_token_seeds_still_open() -> None:
         engine = module.ENGINES[data[0] % len(module.ENGINES)]
         session = engine.load(parse_cookie_header(data[1:]))
         opened += not session.new
-        migrated += session._legacy is not None
+        migrated += session.migrated
 
     assert opened >= 15, "stale corpus: run `python fuzz/make_corpus.py`"
     assert migrated >= 4, "stale legacy seeds: run `python fuzz/make_corpus.py`"

@@ -7,7 +7,7 @@ from the package). Imports nothing beyond the standard library and `base`.
 from __future__ import annotations
 
 import asyncio
-from typing import Final, TypeGuard
+from typing import Any, Final, TypeGuard
 
 from cookiesess.stores.base import Store
 
@@ -117,5 +117,6 @@ class ThreadedAsyncStore:
         return bool(await asyncio.to_thread(delete_if, key, value))
 
     async def touch(self, key: str, ttl: int) -> bool:
-        """Reset the TTL of `key`; return False when it is absent."""
-        return await asyncio.to_thread(self._store.touch, key, ttl)
+        """Reset the TTL of `key` (when the store can); return False when it is absent."""
+        store: Any = self._store  # touch is not part of the Store protocol
+        return bool(await asyncio.to_thread(store.touch, key, ttl))

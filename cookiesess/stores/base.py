@@ -34,9 +34,6 @@ class Store(Protocol):
     def delete(self, key: str) -> None:
         """Remove `key`; absent keys are not an error."""
 
-    def touch(self, key: str, ttl: int) -> bool:
-        """Reset the TTL of `key`; return False when it is absent."""
-
 
 @runtime_checkable
 class AsyncStore(Protocol):
@@ -50,6 +47,3 @@ class AsyncStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove `key`; absent keys are not an error."""
-
-    async def touch(self, key: str, ttl: int) -> bool:
-        """Reset the TTL of `key`; return False when it is absent."""

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from cookiesess.exceptions import ConfigurationError
+from cookiesess.exceptions import ConfigurationError, StoreError
 from cookiesess.stores._adapt import check_key, check_ttl, check_value, is_int
 
 if TYPE_CHECKING:
@@ -25,11 +25,14 @@ class MemoryStore:
     """A dict-backed `Store` with per-entry TTL and a size bound.
 
     When full, a write first drops expired entries, then evicts the least
-    recently used ones (reads, writes and touches count as use). Every
-    operation takes one lock and costs O(log n) amortised.
+    recently used ones (reads, writes and touches count as use); with
+    ``evict=False`` it raises `StoreError` instead, as a denylist needs (an
+    evicted entry would un-revoke a session). Every operation takes one lock
+    and costs O(log n) amortised.
 
     Args:
         max_entries: most entries kept at once (>= 1).
+        evict: make room by evicting the least recently used entries.
         clock: monotonic seconds; inject a fake one in tests.
 
     Raises:
@@ -42,12 +45,14 @@ class MemoryStore:
         self,
         *,
         max_entries: int = 10_000,
+        evict: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not is_int(max_entries) or max_entries < 1:
             msg = f"MemoryStore max_entries must be a positive int, got {max_entries!r}"
             raise ConfigurationError(msg)
         self._max_entries = max_entries
+        self._evict = evict
         self._clock = clock
         self._lock = threading.Lock()
         # key -> (expires_at, value), least recently used first.
@@ -58,7 +63,13 @@ class MemoryStore:
         self._expiries: list[tuple[float, str]] = []
 
     def __repr__(self) -> str:
-        return f"MemoryStore(max_entries={self._max_entries})"
+        evict = "" if self._evict else ", evict=False"
+        return f"MemoryStore(max_entries={self._max_entries}{evict})"
+
+    @property
+    def evicts(self) -> bool:
+        """Whether a write to a full store evicts other entries (else it fails)."""
+        return self._evict
 
     @property
     def max_entries(self) -> int:
@@ -88,7 +99,11 @@ class MemoryStore:
             self._drop_expired(now)
             if key in self._data:
                 self._data.move_to_end(key)
-            else:
+            elif len(self._data) >= self._max_entries:
+                if not self._evict:
+                    raise StoreError(
+                        f"MemoryStore is full (max_entries={self._max_entries}, evict=False)"
+                    )
                 while len(self._data) >= self._max_entries:
                     self._data.popitem(last=False)
             self._put(key, (now + ttl, value))

@@ -125,9 +125,9 @@ def test_no_plaintext_at_rest(store: Spy) -> None:
     (value,) = store.values.values()
     (key,) = store.values
     assert MARKER.encode() not in value
-    assert session._sid not in value
+    assert session._state.sid not in value
     assert session.id not in key
-    assert session._sid.hex() not in key
+    assert session._state.sid.hex() not in key
 
 
 def test_read_and_write_cost_one_store_call_each(store: Spy) -> None:
@@ -358,7 +358,7 @@ def test_sync_load_with_an_async_store_is_a_clear_error() -> None:
 
 def test_denylist_revokes_until_the_deadline(tmp_path: Path) -> None:
     """A revoked id is refused on every host until its deadline, then the entry expires."""
-    denylist = MemoryStore()
+    denylist = MemoryStore(evict=False)
     reasons: list[str] = []
     engine = engine_for(None, denylist=denylist, on_reject=reasons.append)
     browser = Browser()

@@ -72,7 +72,7 @@ class TestReading:
         session = engine.load({"session": flask_cookie({"u": 1}, OLD_SECRET)})
 
         assert dict(session) == {"u": 1}
-        assert session._legacy is readers[1]
+        assert session._state.migrated is readers[1]
         assert reasons == []
 
     def test_all_readers_refusing_is_one_rejection(self, make_engine: MakeEngine) -> None:
@@ -171,7 +171,7 @@ class TestExpiring:
         session = engine.load(cookies)
         lines = engine.commit(session, cookies)
 
-        assert session._legacy is not None
+        assert session.migrated
         assert [line.split(";")[:2] for line in lines] == [["session=", " Max-Age=0"]]
 
     def test_another_name_is_expired_whenever_it_comes_along(self, make_engine: MakeEngine) -> None:

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+import cookiesess.engine
 from cookiesess import InvalidToken, Session, SessionEngine, SessionTooLarge, _b64, codec
 from cookiesess import envelope as envelope_mod
 from cookiesess.cookies import MAX_AGE_CAP, MAX_HEADER_CHARS, SetCookie, parse_cookie_header
@@ -90,7 +91,7 @@ class TestConstruction:
         browser = Browser()
         marker = "PLAINTEXT-MARKER-0123456789"
         visit(engine, browser, secret=marker, pad=marker * 150)
-        sid = engine.load(browser.cookies)._sid
+        sid = engine.load(browser.cookies)._state.sid
         token = "".join(browser.jar[k] for k in sorted(browser.jar))
 
         assert len(browser.jar) >= 2
@@ -103,7 +104,7 @@ class TestConstruction:
         """A token that fails the AEAD never reaches the CBOR decoder or the metadata parser."""
         calls: list[str] = []
         monkeypatch.setattr(codec, "decode", lambda data: calls.append("decode"))
-        monkeypatch.setattr(SessionEngine, "_parse", lambda *a: calls.append("parse"))
+        monkeypatch.setattr(cookiesess.engine, "unpack", lambda *a: calls.append("parse"))
         engine = SessionEngine(RING, clock=lambda: NOW)
         token = seal(RING, b"\xa0", purpose="session", context=CTX)
         tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
@@ -226,7 +227,7 @@ class TestStoreFallback:
 
     def test_session_ids_are_256_random_bits(self) -> None:
         """Ids come from the OS CSPRNG: 32 bytes, never repeated."""
-        sids = {Session()._sid for _ in range(5000)}
+        sids = {Session()._state.sid for _ in range(5000)}
 
         assert SID_BYTES == 32
         assert len(sids) == 5000
@@ -241,7 +242,9 @@ class TestStoreFallback:
         session = engine.load(browser.cookies)
         mac_key = RING.primary.mac_key("store-key")
 
-        assert list(store.data) == [hmac.new(mac_key, session._sid, hashlib.sha256).hexdigest()]
+        assert list(store.data) == [
+            hmac.new(mac_key, session._state.sid, hashlib.sha256).hexdigest()
+        ]
         assert len(browser.jar["session"]) < 300
 
 

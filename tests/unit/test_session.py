@@ -7,12 +7,12 @@ import json
 import pytest
 
 from cookiesess import Session, codec
-from cookiesess.session import LazySession, WebSocketSession
+from cookiesess.session import LazySession, SessionState, WebSocketSession
 
 
 def loaded(data: dict[str, object]) -> Session:
     encoded = codec.encode(data)
-    return Session._loaded(codec.decode(encoded), encoded, b"\x01" * 32)
+    return Session._loaded(codec.decode(encoded), encoded, SessionState(b"\x01" * 32))
 
 
 def test_is_a_json_serialisable_dict() -> None:
@@ -176,7 +176,7 @@ def test_lazy_session_forwards_attributes() -> None:
     assert lazy.generation == 2
     assert lazy.loaded.accessed
     lazy.regenerate()
-    assert lazy.loaded._forced
+    assert lazy.loaded._state.forced
 
 
 def test_encoding_is_not_an_access() -> None:
