@@ -1,0 +1,180 @@
+"""cookiesess.asgi.SessionMiddleware in Litestar, through Litestar's own TestClient.
+
+Litestar reads ``request.session`` from ``scope["session"]``;
+``request.set_session`` and ``request.clear_session`` replace it, and the
+middleware commits whatever it holds when the response starts (issue 14).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar, Request, get, post
+from litestar.middleware import DefineMiddleware
+from litestar.testing import TestClient
+
+from cookiesess import SessionEngine
+from cookiesess.asgi import SessionMiddleware
+from cookiesess.stores import MemoryStore, SQLiteStore
+from tests.adapters._session_apps import RING
+
+
+class Profile(msgspec.Struct):
+    user: str
+    roles: list[str]
+
+
+@dataclasses.dataclass
+class Cart:
+    items: list[str]
+    total: int
+
+
+@get("/me", sync_to_thread=False)
+def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return dict(request.session)
+
+
+@get("/ignore", sync_to_thread=False)
+def ignore() -> str:
+    return "ok"
+
+
+@post("/visit", sync_to_thread=False)
+def visit(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    request.session["count"] = request.session.get("count", 0) + 1
+    return dict(request.session)
+
+
+@post("/login", sync_to_thread=False)
+def login(request: Request[Any, Any, Any]) -> None:
+    request.set_session({"user": request.query_params["user"]})
+
+
+@post("/logout", sync_to_thread=False)
+def logout(request: Request[Any, Any, Any]) -> None:
+    request.clear_session()
+
+
+@post("/big", sync_to_thread=False)
+def big(request: Request[Any, Any, Any]) -> None:
+    request.set_session({"blob": "x" * 9000})
+
+
+@post("/profile", sync_to_thread=False)
+def profile(request: Request[Any, Any, Any]) -> None:
+    request.set_session(Profile(user="alice", roles=["admin"]))
+
+
+@post("/cart", sync_to_thread=False)
+def cart(request: Request[Any, Any, Any]) -> None:
+    request.set_session(Cart(items=["apple"], total=3))
+
+
+HANDLERS = [me, ignore, visit, login, logout, big, profile, cart]
+
+
+def client(**options: Any) -> TestClient[Litestar]:
+    """A TestClient for a Litestar app with the middleware added the Litestar way."""
+    options.setdefault("secure", False)
+    middleware = DefineMiddleware(SessionMiddleware, keyring=RING, **options)
+    return TestClient(Litestar(route_handlers=HANDLERS, middleware=[middleware]))
+
+
+def session_id(test_client: TestClient[Litestar], **options: Any) -> str:
+    """The id of the session the client's cookies hold."""
+    cookies = dict(test_client.cookies.items())
+    return SessionEngine(RING, **options).load(cookies).id
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+class TestLitestar:
+    def test_login_read_logout(self, lazy: bool) -> None:
+        """set_session logs in, request.session reads it, clear_session logs out."""
+        with client(lazy=lazy) as test_client:
+            anonymous = test_client.get("/me").json()
+            logged_in = test_client.post("/login?user=alice")
+            read = test_client.get("/me")
+            logged_out = test_client.post("/logout")
+            after = test_client.get("/me")
+
+        assert anonymous == {}
+        assert "session=" in logged_in.headers["set-cookie"]
+        assert read.json() == {"user": "alice"}
+        assert "set-cookie" not in read.headers
+        assert read.headers["vary"] == "Cookie"
+        assert "Max-Age=0" in logged_out.headers["set-cookie"]
+        assert after.json() == {}
+        assert "set-cookie" not in after.headers
+        assert "session" not in test_client.cookies
+
+    def test_set_session_replaces_the_data(self, lazy: bool) -> None:
+        """set_session drops what the session held before; the id stays."""
+        with client(lazy=lazy) as test_client:
+            test_client.post("/visit")
+            test_client.post("/visit")
+            before = session_id(test_client)
+            test_client.post("/login?user=bob")
+
+            assert test_client.get("/me").json() == {"user": "bob"}
+            assert session_id(test_client) == before
+
+    def test_request_session_mutation(self, lazy: bool) -> None:
+        """request.session is the session: mutating it writes the cookie."""
+        with client(lazy=lazy) as test_client:
+            counts = [test_client.post("/visit").json()["count"] for _ in range(3)]
+
+        assert counts == [1, 2, 3]
+
+    def test_untouched_handler_sends_no_cookie(self, lazy: bool) -> None:
+        """A handler that never touches the session gets no Set-Cookie (write on change)."""
+        with client(lazy=lazy) as test_client:
+            test_client.post("/login?user=carol")
+            response = test_client.get("/ignore")
+
+        assert "set-cookie" not in response.headers
+
+    def test_logout_without_a_session_sends_nothing(self, lazy: bool) -> None:
+        """clear_session on a request without a cookie has no cookie to expire."""
+        with client(lazy=lazy) as test_client:
+            response = test_client.post("/logout")
+
+        assert "set-cookie" not in response.headers
+
+    @pytest.mark.parametrize(("path", "data"), [
+        ("/profile", {"user": "alice", "roles": ["admin"]}),
+        ("/cart", {"items": ["apple"], "total": 3}),
+    ])  # fmt: skip
+    def test_set_session_with_a_data_container(
+        self, lazy: bool, path: str, data: dict[str, Any]
+    ) -> None:
+        """A msgspec Struct or dataclass given to set_session is stored as its fields."""
+        with client(lazy=lazy) as test_client:
+            test_client.post(path)
+
+            assert test_client.get("/me").json() == data
+
+    @pytest.mark.parametrize("kind", ["memory", "sqlite"])
+    def test_store_fallback(self, lazy: bool, kind: str, tmp_path: Path) -> None:
+        """A large session moves into the store and back; logout deletes the record."""
+        store: Any = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+        with client(lazy=lazy, store=store) as test_client:
+            test_client.post("/big")
+            in_store = store.count()
+            cookie_bytes = len(test_client.cookies["session"])
+            big_read = test_client.get("/me").json()
+            test_client.post("/login?user=dave")
+            back_in_cookie = store.count()
+            small_read = test_client.get("/me").json()
+            test_client.post("/big")
+            test_client.post("/logout")
+
+            assert (in_store, back_in_cookie, store.count()) == (1, 0, 0)
+            assert cookie_bytes < 400
+            assert big_read == {"blob": "x" * 9000}
+            assert small_read == {"user": "dave"}
+            assert test_client.get("/me").json() == {}
