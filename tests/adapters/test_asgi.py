@@ -868,3 +868,37 @@ class TestReplacedSession:
 
         assert response.json() == {"a": "1"}
         assert len(response.set_cookies) == 1
+
+    def test_data_container_replacements_keep_native_types(self) -> None:
+        """A dataclass or msgspec Struct becomes its fields; datetimes and UUIDs stay typed."""
+        import dataclasses
+        import datetime as dt
+        import uuid
+
+        import msgspec
+
+        when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+        ident = uuid.UUID(int=7)
+
+        class Inner(msgspec.Struct):
+            at: dt.datetime
+
+        class Outer(msgspec.Struct):
+            id: uuid.UUID
+            inner: Inner
+
+        @dataclasses.dataclass
+        class Plain:
+            at: dt.datetime
+            tags: list[str]
+
+        for value, expected in [
+            (Outer(id=ident, inner=Inner(at=when)), {"id": ident, "inner": {"at": when}}),
+            (Plain(at=when, tags=["a"]), {"at": when, "tags": ["a"]}),
+        ]:
+            jar = Browser()
+            app = SessionMiddleware(replacing_app(_set(value)), RING)
+
+            jar.apply(run(asgi_request(app)).set_cookies)
+
+            assert dict(SessionEngine(RING).load(jar.cookies)) == expected
