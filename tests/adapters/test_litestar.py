@@ -55,6 +55,12 @@ def login(request: Request[Any, Any, Any]) -> None:
     request.set_session({"user": request.query_params["user"]})
 
 
+@post("/secure-login", sync_to_thread=False)
+def secure_login(request: Request[Any, Any, Any]) -> None:
+    request.session.regenerate()
+    request.set_session({"user": request.query_params["user"], "blob": "y" * 9000})
+
+
 @post("/logout", sync_to_thread=False)
 def logout(request: Request[Any, Any, Any]) -> None:
     request.clear_session()
@@ -75,7 +81,7 @@ def cart(request: Request[Any, Any, Any]) -> None:
     request.set_session(Cart(items=["apple"], total=3))
 
 
-HANDLERS = [me, ignore, visit, login, logout, big, profile, cart]
+HANDLERS = [me, ignore, visit, login, secure_login, logout, big, profile, cart]
 
 
 def client(**options: Any) -> TestClient[Litestar]:
@@ -177,4 +183,20 @@ class TestLitestar:
             assert cookie_bytes < 400
             assert big_read == {"blob": "x" * 9000}
             assert small_read == {"user": "dave"}
+            assert test_client.get("/me").json() == {}
+
+    def test_regenerate_then_set_session(self, lazy: bool) -> None:
+        """regenerate() before set_session gives a new id; the old store record goes."""
+        store = MemoryStore()
+        with client(lazy=lazy, store=store) as test_client:
+            test_client.post("/big")
+            before = session_id(test_client, store=store)
+            old_cookie = test_client.cookies["session"]
+            test_client.post("/secure-login?user=erin")
+
+            assert session_id(test_client, store=store) != before
+            assert store.count() == 1
+            assert test_client.get("/me").json()["user"] == "erin"
+            test_client.cookies.clear()
+            test_client.cookies.set("session", old_cookie)
             assert test_client.get("/me").json() == {}
