@@ -21,6 +21,7 @@ from cookiesess import SessionEngine
 from cookiesess.asgi import SessionMiddleware
 from cookiesess.stores import MemoryStore, SQLiteStore
 from tests.adapters._session_apps import RING
+from tests.adapters.test_examples import EXAMPLES, load
 
 
 class Profile(msgspec.Struct):
@@ -200,3 +201,49 @@ class TestLitestar:
             test_client.cookies.clear()
             test_client.cookies.set("session", old_cookie)
             assert test_client.get("/me").json() == {}
+
+
+# -- examples/litestar_app.py ----------------------------------------------------
+
+
+@pytest.fixture
+def keys_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COOKIESESS_KEYS_FILE", raising=False)
+    monkeypatch.setenv("COOKIESESS_KEYS", f"a:{RING.primary.secret_b64()}")
+
+
+@pytest.mark.usefixtures("keys_env")
+def test_litestar_example() -> None:
+    """The Litestar example counts visits, logs in (new id, fresh data) and logs out."""
+    with TestClient(load("litestar_app").app) as test_client:
+        first = test_client.get("/").json()
+        second = test_client.get("/").json()
+        before = session_id(test_client)
+        login_response = test_client.post("/login", json={"user": "carol"})
+        after_login = session_id(test_client)
+        me = test_client.get("/").json()
+        logout_response = test_client.post("/logout")
+        after = test_client.get("/").json()
+        refused = test_client.post("/login", json={"user": ""})
+
+    assert (first, second) == ({"count": 1, "user": None}, {"count": 2, "user": None})
+    assert login_response.json() == {"user": "carol"}
+    assert after_login != before
+    assert me == {"count": 1, "user": "carol"}
+    assert "Max-Age=0" in logout_response.headers["set-cookie"]
+    assert after == {"count": 1, "user": None}
+    assert refused.status_code == 400
+
+
+def test_litestar_example_runs_without_configuration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without COOKIESESS_KEYS the example starts with a throwaway key and says so."""
+    monkeypatch.delenv("COOKIESESS_KEYS", raising=False)
+    monkeypatch.delenv("COOKIESESS_KEYS_FILE", raising=False)
+
+    module = load("litestar_app")
+
+    assert isinstance(module.app, Litestar)
+    assert "COOKIESESS_KEYS is not set" in capsys.readouterr().err
+    assert "uvicorn examples.litestar_app:app" in (EXAMPLES / "litestar_app.py").read_text()[:400]
