@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, WebSocket, get, post, websocket
 from litestar.middleware import DefineMiddleware
 from litestar.testing import TestClient
 
@@ -82,7 +82,17 @@ def cart(request: Request[Any, Any, Any]) -> None:
     request.set_session(Cart(items=["apple"], total=3))
 
 
-HANDLERS = [me, ignore, visit, login, secure_login, logout, big, profile, cart]
+@websocket("/ws")
+async def ws(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    try:
+        socket.session["user"] = "mallory"
+    except TypeError:
+        await socket.send_json({"read_only": True, **socket.session})
+    await socket.close()
+
+
+HANDLERS = [me, ignore, visit, login, secure_login, logout, big, profile, cart, ws]
 
 
 def client(**options: Any) -> TestClient[Litestar]:
@@ -201,6 +211,15 @@ class TestLitestar:
             test_client.cookies.clear()
             test_client.cookies.set("session", old_cookie)
             assert test_client.get("/me").json() == {}
+
+    def test_websocket_reads_the_session(self, lazy: bool) -> None:
+        """A Litestar WebSocket handler reads the session; writing to it raises TypeError."""
+        with client(lazy=lazy) as test_client:
+            test_client.post("/login?user=frank")
+            with test_client.websocket_connect("/ws") as socket:
+                received = socket.receive_json()
+
+        assert received == {"read_only": True, "user": "frank"}
 
 
 # -- examples/litestar_app.py ----------------------------------------------------
