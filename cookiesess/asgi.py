@@ -3,14 +3,20 @@
 Pure ASGI (no response buffering): it reads the ``cookie`` header lines, hands
 the session to the app and, at ``http.response.start``, adds the Set-Cookie
 values the engine decides on, plus ``Vary: Cookie`` and ``Cache-Control:
-private`` where due. Starlette's and FastAPI's ``request.session`` work
-unchanged. Every session decision is the engine's; this module moves headers.
+private`` where due. Starlette's, FastAPI's and Litestar's ``request.session``
+work unchanged. Every session decision is the engine's; this module moves
+headers, and reads back whatever ``scope["session"]`` holds at that point.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as _dt
+import decimal
 import inspect
 import logging
+import sys
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -23,7 +29,7 @@ from .cookies import (
     vary_cookie,
 )
 from .engine import SessionEngine
-from .exceptions import StoreError
+from .exceptions import CodecError, StoreError
 from .keys import Keyring
 from .session import LazySession, Session, WebSocketSession
 from .stores import MemoryStore, ThreadedAsyncStore
@@ -57,6 +63,15 @@ class SessionMiddleware:
     await). Async stores are awaited; a synchronous store runs in a worker
     thread (`ThreadedAsyncStore`), except the in-process `MemoryStore`.
 
+    Whatever ``scope["session"]`` holds when the response starts is what is
+    committed. An app or framework that replaces it (Litestar's
+    ``request.set_session(...)``, ``scope["session"] = {...}``) sets the data,
+    under the same session id (call ``regenerate()`` at login); one that
+    removes or empties it (Litestar's ``request.clear_session()``,
+    ``scope["session"] = {}`` or None, ``del scope["session"]``) clears the
+    session as `Session.destroy` does. In Litestar, add it with
+    ``DefineMiddleware(SessionMiddleware, keyring=..., **options)``.
+
     ``websocket`` connections get a read-only `WebSocketSession`: a WebSocket
     cannot set cookies, so writing to it raises `TypeError` rather than
     losing the change. ``lifespan`` and other scopes pass straight through.
@@ -82,7 +97,6 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        /,
         keyring: Keyring | None = None,
         *,
         engine: SessionEngine | None = None,
@@ -97,6 +111,7 @@ class SessionMiddleware:
             store is None or isinstance(store, MemoryStore)
             for store in (config.store, config.denylist)
         )
+        self._lazy_inline = self._lazy and self._inline
         self._auto = config.secure == "auto"
         self._trust_proxy = config.trust_proxy
 
@@ -107,7 +122,10 @@ class SessionMiddleware:
         """Run the app with the connection's session (the ASGI entry point)."""
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            if self._lazy_inline:
+                await self._http_lazy(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         else:
@@ -116,23 +134,8 @@ class SessionMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         engine = self.engine
         inline = self._inline  # no store to await: the engine runs inline
-        session: Session | LazySession
-        if self._lazy and inline:
-            # The usual lazy request: the Cookie header is read only if the app
-            # touches the session.
-            reader = _CookieLoader(engine, scope["headers"])
-            lazy = LazySession(reader)
-
-            async def send_lazy(message: Message) -> None:
-                if message["type"] == "http.response.start" and lazy.loaded is not None:
-                    secure = self._secure(scope) if self._auto else None
-                    set_cookies = engine.commit(lazy, reader.cookies, secure=secure)
-                    message = _with_session(message, set_cookies, vary=True)
-                await send(message)
-
-            await self.app({**scope, "session": lazy}, receive, send_lazy)
-            return
         cookies = _parse(scope["headers"])
+        session: Session | LazySession
         if self._lazy and not engine.needs_store(cookies):
             # A store reference must be loaded (awaited) now; anything else waits.
             session = LazySession(lambda: engine.load(cookies))
@@ -145,6 +148,7 @@ class SessionMiddleware:
                 return
             # In lazy mode the app always gets the lazy mapping, opened or not.
             session = LazySession(lambda: loaded) if self._lazy else loaded
+        inner = {**scope, "session": session}
         failed = False
 
         async def send_with_session(message: Message) -> None:
@@ -152,7 +156,11 @@ class SessionMiddleware:
             if failed:
                 return  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                if type(session) is LazySession:
+                current = inner.get("session")
+                committed: Session | LazySession = session
+                if current is not session:
+                    committed, accessed = _replaced(session, current), True
+                elif type(session) is LazySession:
                     if session.loaded is None:
                         await send(message)  # untouched: nothing to read or write
                         return
@@ -162,9 +170,9 @@ class SessionMiddleware:
                 secure = self._secure(scope) if self._auto else None
                 try:
                     if inline:
-                        set_cookies = engine.commit(session, cookies, secure=secure)
+                        set_cookies = engine.commit(committed, cookies, secure=secure)
                     else:
-                        set_cookies = await engine.acommit(session, cookies, secure=secure)
+                        set_cookies = await engine.acommit(committed, cookies, secure=secure)
                 except StoreError:
                     logger.exception("cookiesess: session store failed while saving")
                     failed = True
@@ -173,7 +181,26 @@ class SessionMiddleware:
                 message = _with_session(message, set_cookies, vary=accessed)
             await send(message)
 
-        await self.app({**scope, "session": session}, receive, send_with_session)
+        await self.app(inner, receive, send_with_session)
+
+    async def _http_lazy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The usual lazy request: the Cookie header is read only if the app touches the session."""
+        engine = self.engine
+        reader = _CookieLoader(engine, scope["headers"])
+        lazy = LazySession(reader)
+        inner = {**scope, "session": lazy}
+
+        async def send_lazy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                current = inner.get("session")
+                if current is not lazy or lazy.loaded is not None:
+                    committed = lazy if current is lazy else _replaced(lazy, current)
+                    secure = self._secure(scope) if self._auto else None
+                    set_cookies = engine.commit(committed, reader.cookies, secure=secure)
+                    message = _with_session(message, set_cookies, vary=True)
+            await send(message)
+
+        await self.app(inner, receive, send_lazy)
 
     def _secure(self, scope: Scope) -> bool | None:
         """Whether the request came over HTTPS, for ``secure="auto"``."""
@@ -199,6 +226,69 @@ class SessionMiddleware:
             return
         view = WebSocketSession(session, session.id)
         await self.app({**scope, "session": view}, receive, send)
+
+
+def _replaced(session: Session | LazySession, current: object) -> Session:
+    """Return the session to commit once the app replaced ``scope["session"]`` by `current`.
+
+    `current`'s data goes out under the session's id and lifetime: a new
+    mapping is not a login, so the id stays (``regenerate()`` is the signal for
+    that) and the values pass the codec as usual. No session (removed, None,
+    Litestar's ``Empty``) or an empty one clears it as `Session.destroy` does:
+    every cookie expired, the store record deleted.
+    """
+    # A lazy session is opened here: its store record, if any, must be known to
+    # delete it. A lazy loader never awaits a store (references load up front).
+    base = session if isinstance(session, Session) else session.open()
+    if current is base:
+        return base
+    data = _as_data(current)
+    if data:
+        base.clear()
+        base.update(data)
+    else:
+        base.destroy()
+    return base
+
+
+# Types msgspec.to_builtins leaves to the codec, which stores them as they are.
+_NATIVE: Final = (bytes, bytearray, _dt.datetime, _dt.date, uuid.UUID, decimal.Decimal)
+
+
+def _as_data(value: object) -> Mapping[str, Any] | None:
+    """Return what `value`, from ``scope["session"]``, holds as session data; None if nothing.
+
+    Litestar's ``set_session`` also takes a data container (a dataclass, msgspec
+    Struct, attrs class or pydantic model); it becomes its fields, converted as
+    Litestar's own session backends do (nested containers too), except that
+    datetimes, UUIDs, Decimals and bytes keep their types.
+    """
+    if isinstance(value, Mapping):
+        return value
+    if value is None or value is getattr(sys.modules.get("litestar.types.empty"), "Empty", None):
+        return None
+    dump = getattr(value, "model_dump", None)  # pydantic 2
+    if callable(dump) and not isinstance(value, type):
+        value = dump()
+        if isinstance(value, Mapping):
+            return value
+    try:
+        import msgspec
+    except ImportError:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+    else:
+        try:
+            data = msgspec.to_builtins(value, builtin_types=_NATIVE)
+        except TypeError:
+            data = None
+        if isinstance(data, dict):
+            return data
+    raise CodecError(
+        f'scope["session"] holds a {type(value).__name__}: a session is a mapping (or a '
+        "dataclass, msgspec Struct, attrs or pydantic instance); set it to {} or None to "
+        "clear the session"
+    )
 
 
 async def _unavailable(send: Send) -> None:
