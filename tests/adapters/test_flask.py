@@ -918,6 +918,14 @@ def outage_app(store: Any, seen: list[str]) -> flask.Flask:
     return app
 
 
+def client_with_session_of(app: flask.Flask, response: Any) -> Any:
+    """A test client of `app` holding the session cookie `response` set (a store reference)."""
+    (pair,) = [line.split(";", 1)[0] for line in set_cookie_lines(response) if "session=" in line]
+    client = app.test_client()
+    client.set_cookie(*pair.split("=", 1))
+    return client
+
+
 def assert_outage(response: Any) -> None:
     """The one 503 every adapter answers on a store failure: no-store, no Set-Cookie."""
     assert response.status_code == 503
@@ -933,11 +941,11 @@ def test_store_failure_on_open_answers_503_before_any_handler(tmp_path: Path) ->
     working = outage_app(SQLiteStore(tmp_path / "sessions.db"), seen)
     stored = working.test_client().get("/big")
     assert stored.text == "stored"
-    cookie = stored.headers["Set-Cookie"].split(";", 1)[0]
     broken = outage_app(SQLiteStore(tmp_path), seen)  # a directory: SQLite cannot open it
+    client = client_with_session_of(broken, stored)
     seen.clear()
 
-    response = broken.test_client().get("/read", headers={"Cookie": cookie})
+    response = client.get("/read")
 
     assert_outage(response)
     assert seen == []
@@ -949,14 +957,14 @@ def test_store_failure_on_open_is_the_same_503_whatever_the_error_handlers(
     """An app's 503 handler does not change the outage response (same shape everywhere)."""
     seen: list[str] = []
     working = outage_app(SQLiteStore(tmp_path / "sessions.db"), seen)
-    cookie = working.test_client().get("/big").headers["Set-Cookie"].split(";", 1)[0]
+    stored = working.test_client().get("/big")
     broken = outage_app(SQLiteStore(tmp_path), seen)
 
     @broken.errorhandler(503)
     def unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
         return "try again later", 503, {"Cache-Control": "max-age=3600"}
 
-    response = broken.test_client().get("/read", headers={"Cookie": cookie})
+    response = client_with_session_of(broken, stored).get("/read")
 
     assert_outage(response)
 
@@ -1063,3 +1071,17 @@ def test_real_server_round_trip_with_chunks(served: Callable[[flask.Flask], str]
         "session.1",
     ]
     assert after.json() == {"size": 0, "permanent": False}
+
+
+def test_stand_in_session_refuses_writes_until_the_503_is_decided(tmp_path: Path) -> None:
+    """Under test_request_context (no dispatch) the stand-in reads empty and refuses writes."""
+    seen: list[str] = []
+    working = outage_app(SQLiteStore(tmp_path / "sessions.db"), seen)
+    stored = working.test_client().get("/big")
+    (pair,) = [line.split(";", 1)[0] for line in set_cookie_lines(stored) if "session=" in line]
+    broken = outage_app(SQLiteStore(tmp_path), seen)
+
+    with broken.test_request_context("/read", headers={"Cookie": pair}):
+        assert flask.session.get("blob") is None
+        with pytest.raises(RuntimeError, match="session store failed"):
+            flask.session["blob"] = b""
