@@ -18,14 +18,18 @@ import dataclasses
 import logging
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from flask.sessions import NullSession, SessionInterface, SessionMixin
+from flask.globals import request as current_request
+from flask.sessions import SessionInterface, SessionMixin
+from flask.signals import request_started
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import ServiceUnavailable
 
 from ._frameworks import AdapterSession, check_options, legacy_readers, resolve_keyring
+from ._http import STORE_UNAVAILABLE, joined
 from .cookies import (
     MAX_AGE_CAP,
     parse_cookie_header,
@@ -46,41 +50,86 @@ __all__ = ["CookieSessionInterface", "FlaskSession", "UnavailableSession"]
 
 logger = logging.getLogger("cookiesess")
 
+_OUTAGE_KEY: Final = "cookiesess.flask.unavailable"
+"""The WSGI environ key holding the stand-in session of a request whose store failed."""
+
 
 class FlaskSession(AdapterSession, SessionMixin):
     """The session Flask sees: a `cookiesess.Session` with Flask's ``permanent``.
 
     ``permanent`` is the cookie's lifetime, not a data key: True gives the
     cookie ``Max-Age = PERMANENT_SESSION_LIFETIME``, False makes it a
-    browser-session cookie. ``new``, ``modified`` and ``accessed`` are the
-    `cookiesess.Session` ones (``modified`` may also be set to True).
+    browser-session cookie. As with Flask, making an empty new session
+    permanent (a common ``before_request`` idiom) sets no cookie by itself.
+    ``new``, ``modified`` and ``accessed`` are the `cookiesess.Session` ones
+    (``modified`` may also be set to True).
     """
 
     _lifetime: int | None = None
     _secure: bool | None = None  # the request's scheme, for secure="auto"
+    _permanent: bool | None = None  # set by the app this request, applied at save
 
     @property
     def permanent(self) -> bool:
         """Whether the cookie outlives the browser session."""
-        return self.max_age is not None
+        if self._permanent is None:
+            return self.max_age is not None
+        return self._permanent
 
     @permanent.setter
     def permanent(self, value: bool) -> None:
-        wanted = self._lifetime if value else None
+        self._permanent = bool(value)
+
+    def _settle_lifetime(self, *, save_uninitialized: bool) -> None:
+        """Give the cookie the lifetime ``permanent`` asks for, if it is to be written.
+
+        A new session that stays empty is not written (unless
+        ``save_uninitialized``): changing its Max-Age would force a cookie out.
+        """
+        if self._permanent is None:
+            return
+        if self.new and not self.modified and not save_uninitialized:
+            return
+        wanted = self._lifetime if self._permanent else None
         if self.max_age != wanted:
             self.max_age = wanted
 
 
-class UnavailableSession(NullSession):
-    """Stands in for the session when the store failed; the request gets a 503."""
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(self: UnavailableSession, *args: Any, **kwargs: Any) -> Any:
+        if not self.answered:
+            raise RuntimeError(
+                "the session is unavailable because the session store failed; "
+                "this request is answered with 503 Service Unavailable"
+            )
+        return method(self, *args, **kwargs)
 
-    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise RuntimeError(
-            "the session is unavailable because the session store failed; "
-            "this request is answered with 503 Service Unavailable"
-        )
+    return guarded
 
-    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+class UnavailableSession(dict[str, Any], SessionMixin):
+    """Stands in for the session when the store failed on opening; the request gets a 503.
+
+    Flask answers that request 503 before any ``before_request`` handler or
+    view runs. Error handlers and ``after_request`` functions then run on the
+    503 and see an empty session whose changes are discarded. Changing it
+    before the 503 is decided (e.g. under ``test_request_context``) raises
+    RuntimeError.
+    """
+
+    new = False
+    modified = False
+    answered = False
+    """Whether the request is being answered 503 (changes are then discarded)."""
+
+    __setitem__ = _guarded(dict.__setitem__)
+    __delitem__ = _guarded(dict.__delitem__)
+    __ior__ = _guarded(dict.__ior__)
+    clear = _guarded(dict.clear)
+    pop = _guarded(dict.pop)
+    popitem = _guarded(dict.popitem)
+    setdefault = _guarded(dict.setdefault)
+    update = _guarded(dict.update)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,8 +157,11 @@ class CookieSessionInterface(SessionInterface):
     with its ``SECRET_KEY``/``SECRET_KEY_FALLBACKS``, ``PERMANENT_SESSION_LIFETIME``
     and ``SESSION_COOKIE_*``) and re-seals them; see `cookiesess.legacy`.
 
-    When the store fails, the request is answered 503 (through the app's error
-    handlers when it fails on opening) and no Set-Cookie is sent.
+    When the store fails, the request is answered with `STORE_UNAVAILABLE`, the
+    503 every cookiesess adapter sends (``Cache-Control: no-store``, no
+    Set-Cookie). On opening, that happens before any ``before_request``
+    handler or view runs (they never see a stand-in session); on saving, the
+    app's response is replaced.
 
     Args:
         keyring: the keys; resolved from the app config when None.
@@ -157,10 +209,10 @@ class CookieSessionInterface(SessionInterface):
         except StoreError:
             logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
             # An exception raised here would become a 500: Flask opens the
-            # session before dispatching. A routing exception is raised at
-            # dispatch and goes through the app's HTTP error handlers.
-            request.routing_exception = ServiceUnavailable()
-            return UnavailableSession()
+            # session before dispatching. `_answer_outage_first` raises the
+            # 503 at request_started, before any before_request handler.
+            stand_in = environ[_OUTAGE_KEY] = UnavailableSession()
+            return stand_in
         session._lifetime = state.lifetime
         if session.migrated:
             # Flask keeps ``permanent`` as a data key; here it is the cookie lifetime.
@@ -174,29 +226,32 @@ class CookieSessionInterface(SessionInterface):
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Add the Set-Cookie headers the engine asks for, and ``Vary: Cookie``."""
+        """Add the Set-Cookie headers the engine asks for, and ``Vary: Cookie``.
+
+        Called for every response, also when the session is empty and
+        untouched: the engine may still expire a legacy cookie.
+        """
+        if isinstance(session, UnavailableSession):
+            _answer_unavailable(response)
+            return
         if not isinstance(session, FlaskSession):
             return
         engine = self._state(app).engine
-        lines: list[str] = []
-        if (
-            not session.new
-            or dict.__len__(session)
-            or session.modified
-            or engine.config.save_uninitialized
-        ):  # as Flask: an empty new session sets no cookie
-            try:
-                lines = engine.commit(session, session._request_cookies, secure=session._secure)
-            except StoreError:
-                logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
-                _answer_unavailable(response)
-                return
+        session._settle_lifetime(save_uninitialized=engine.config.save_uninitialized)
+        try:
+            lines = engine.commit(session, session._request_cookies, secure=session._secure)
+        except StoreError:
+            logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
+            _answer_unavailable(response)
+            return
         # Not response.vary.add: werkzeug re-parses and re-renders the header.
+        # Every line of a header is merged: `headers[...] =` replaces them all.
         headers = response.headers
         if session.accessed or lines:
-            headers["Vary"] = vary_cookie(headers.get("Vary"))
+            headers["Vary"] = vary_cookie(joined(headers.getlist("Vary")))
         if lines:
-            headers["Cache-Control"] = private_cache_control(headers.get("Cache-Control"))
+            cache_control = joined(headers.getlist("Cache-Control"))
+            headers["Cache-Control"] = private_cache_control(cache_control)
             for line in lines:
                 headers.add("Set-Cookie", line)
 
@@ -243,6 +298,7 @@ class CookieSessionInterface(SessionInterface):
         )
         engine = SessionEngine(keyring, **options)
         engine.session_class = FlaskSession
+        request_started.connect(_answer_outage_first, app)
         return _AppState(engine, lifetime)
 
     def _legacy_reader(self, app: Flask) -> FlaskSessionReader:
@@ -271,13 +327,24 @@ def _as_list(value: Iterable[str | bytes] | None) -> list[str | bytes]:
     return list(value or ())
 
 
+def _answer_outage_first(sender: Flask, **extra: Any) -> None:
+    """At ``request_started``: answer 503 before any before_request handler if the store failed.
+
+    Raised here, the HTTP exception goes through Flask's usual handling; the
+    response is then made `STORE_UNAVAILABLE` by `save_session`.
+    """
+    stand_in = current_request.environ.get(_OUTAGE_KEY)
+    if isinstance(stand_in, UnavailableSession):
+        stand_in.answered = True
+        raise ServiceUnavailable
+
+
 def _answer_unavailable(response: Response) -> None:
-    """Turn `response` into a bare 503 in place: save_session cannot replace it."""
-    replacement = ServiceUnavailable().get_response()
+    """Turn `response` into `STORE_UNAVAILABLE` in place: save_session cannot replace it."""
     close = getattr(response.response, "close", None)
     if callable(close):
         close()
-    response.status = replacement.status
-    response.headers = replacement.headers
+    response.status = STORE_UNAVAILABLE.status_line
+    response.headers = Headers(STORE_UNAVAILABLE.headers)
     response.direct_passthrough = False
-    response.response = replacement.response
+    response.response = [STORE_UNAVAILABLE.body]

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from ._frameworks import build_engine
-from .cookies import (
-    parse_cookie_header,
-    private_cache_control,
-    request_is_secure,
-    vary_cookie,
-)
-from .engine import SessionEngine
+from ._http import STORE_UNAVAILABLE, WSGI, with_session_headers
+from .cookies import parse_cookie_header, request_is_secure
+from .engine import LegacyReader, SessionEngine
 from .exceptions import StoreError
 from .keys import Keyring
 from .session import LazySession, Session
@@ -37,13 +33,9 @@ logger = logging.getLogger("cookiesess")
 ENVIRON_KEY: Final = "cookiesess.session"
 """The WSGI environ key holding the request's session."""
 
-_UNAVAILABLE_STATUS: Final = "503 Service Unavailable"
-_UNAVAILABLE_BODY: Final = b"Service Unavailable: the session store failed.\n"
-_UNAVAILABLE_HEADERS: Final = (
-    ("Content-Type", "text/plain; charset=utf-8"),
-    ("Content-Length", str(len(_UNAVAILABLE_BODY))),
-    ("Cache-Control", "no-store"),
-)
+_UNAVAILABLE_STATUS: Final = STORE_UNAVAILABLE.status_line
+_UNAVAILABLE_BODY: Final = STORE_UNAVAILABLE.body
+_UNAVAILABLE_HEADERS: Final = tuple(STORE_UNAVAILABLE.headers)
 
 
 class SessionMiddleware:
@@ -54,7 +46,9 @@ class SessionMiddleware:
     parsed until the app first touches the session, which is then a
     `LazySession`; in that mode a `StoreError` raised on first access
     propagates through the app and, if it reaches this middleware before the
-    response starts, becomes a 503.
+    response starts, becomes a 503. With ``migrate_from``, a request carrying
+    a legacy cookie opens the session when the response starts even if the
+    app did not, so that the legacy cookie is migrated or expired.
 
     A failing store answers 503 Service Unavailable for that request, with no
     Set-Cookie (the client keeps its session). A response started with
@@ -89,6 +83,8 @@ class SessionMiddleware:
         self._lazy = config.lazy
         self._auto = config.secure == "auto"
         self._trust_proxy = config.trust_proxy
+        readers = cast("tuple[LegacyReader, ...]", config.migrate_from)  # a tuple once checked
+        self._legacy_names = frozenset(reader.cookie_name for reader in readers)
 
     def __repr__(self) -> str:
         return f"SessionMiddleware({self.app!r}, engine={self.engine!r})"
@@ -193,7 +189,7 @@ class _Exchange:
         session = self.session
         middleware = self.middleware
         if type(session) is LazySession:
-            if session.loaded is None:
+            if session.loaded is None and not self._legacy_came():
                 # Untouched lazy session: nothing to read, nothing to write.
                 return self.next_start_response(status, headers, exc_info)
             accessed = True
@@ -211,13 +207,20 @@ class _Exchange:
                 trust_proxy=middleware._trust_proxy,
             )
         try:
+            if type(session) is LazySession:
+                session.open()  # no-op unless untouched with a legacy cookie to expire
             lines = middleware.engine.commit(session, self.cookies.get(), secure=secure)
         except StoreError:
             logger.exception("cookiesess: session store failed while saving")
             return self.fail()
         if lines or accessed:
-            headers = _session_headers(headers, lines, vary=accessed)
+            headers = with_session_headers(headers, lines, vary=accessed, names=WSGI)
         return self.next_start_response(status, headers, exc_info)
+
+    def _legacy_came(self) -> bool:
+        """Whether the request carries a cookie of a ``migrate_from`` reader."""
+        names = self.middleware._legacy_names
+        return bool(names) and not names.isdisjoint(self.cookies.get())
 
     def fail(self) -> Callable[[bytes], object]:
         """Start a 503 instead of the app's response; the app's output is dropped."""
@@ -283,25 +286,3 @@ class _Body:
         close = getattr(self._body, "close", None)
         if close is not None:
             close()
-
-
-def _session_headers(
-    headers: list[tuple[str, str]], lines: list[str], *, vary: bool
-) -> list[tuple[str, str]]:
-    """Return a copy of `headers` with the session's headers added."""
-    out = list(headers)
-    if vary:
-        _merge(out, "Vary", vary_cookie)
-    if lines:
-        _merge(out, "Cache-Control", private_cache_control)
-        out.extend(("Set-Cookie", line) for line in lines)
-    return out
-
-
-def _merge(headers: list[tuple[str, str]], name: str, combine: Callable[[str | None], str]) -> None:
-    """Replace every `name` header by one whose value is `combine` of their joined values."""
-    lower = name.lower()
-    values = [value for key, value in headers if key.lower() == lower]
-    if values:
-        headers[:] = [(key, value) for key, value in headers if key.lower() != lower]
-    headers.append((name, combine(", ".join(values) or None)))

@@ -45,7 +45,7 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_app(**config: Any) -> flask.Flask:
-    """The app: a login view writing Flask's tagged types, and a view reporting the session."""
+    """The app: a login writing Flask's tagged types, views reporting or ignoring the session."""
     app = flask.Flask(__name__)
     app.config.update({"SECRET_KEY": SECRET, **config})
 
@@ -60,6 +60,15 @@ def make_app(**config: Any) -> flask.Flask:
         flask.session["raw"] = b"\x00\xff"
         flask.session["at"] = AT
         return "ok"
+
+    @app.post("/remember")
+    def remember() -> str:
+        flask.session.permanent = True  # Flask writes a cookie holding only this flag
+        return "ok"
+
+    @app.get("/ping")
+    def ping() -> str:
+        return "pong"
 
     @app.get("/whoami")
     @app.get("/app/whoami")
@@ -299,3 +308,66 @@ def test_configuration_errors_name_the_option() -> None:
     app.config["COOKIESESS_KEYS"] = "k1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"
     with pytest.raises(ConfigurationError, match="migrate_from='flask': secret_key"):
         interface.init_app(app)
+
+
+PAST = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("setup", "options"),
+    [
+        (flip_last, {}),
+        (None, {"migrate_until": PAST}),
+    ],
+    ids=["tampered", "after-migrate-until"],
+)
+def test_legacy_cookie_under_another_name_leaves_the_jar_when_the_session_is_empty(
+    switch: SwitchableWSGI,
+    client: httpx.Client,
+    setup: Any,
+    options: dict[str, Any],
+) -> None:
+    """Nothing migrated (rejected, or past migrate_until), session ignored: still expired."""
+    if setup is not None:
+        set_value(client, "session", setup)
+    switch.current = switched(cookie_name="cs", **options)
+
+    response = client.get("/ping")
+
+    assert response.text == "pong"
+    assert "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly" in (
+        set_cookies(response)
+    )
+    assert jar(client) == []
+
+
+def test_legacy_session_with_no_data_leaves_the_jar() -> None:
+    """Flask's cookie held only ``permanent``: nothing to write, so the legacy cookie is expired."""
+    switch = SwitchableWSGI(make_app())
+    client = httpx.Client(transport=httpx.WSGITransport(app=switch), base_url="http://testserver")
+    assert client.post("/remember").text == "ok"
+    assert [name for name, _, _ in jar(client)] == ["session"]
+    switch.current = switched()
+
+    response = client.get("/ping")
+
+    assert response.text == "pong"
+    assert [line.split(";")[0] for line in set_cookies(response)] == ["session="]
+    assert jar(client) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: past migrate_until, a cookie under a reader's name that is also ours "
+    "and does not open as a cookiesess session must be expired with the reader's attributes",
+)
+def test_legacy_cookie_under_our_name_leaves_the_jar_after_migrate_until(
+    switch: SwitchableWSGI, client: httpx.Client
+) -> None:
+    """Past migrate_until Flask's cookie is not read, but the response still expires it."""
+    switch.current = switched(migrate_until=PAST)
+
+    response = client.get("/whoami")
+
+    assert response.json()["user"] == ""
+    assert jar(client) == []
