@@ -629,11 +629,6 @@ class TestLegacyCookiesLeaveTheJar:
         assert client.get("/view").json() == {}
         assert jar(client) == []
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="engine: past migrate_until, a cookie under a reader's name that is also ours "
-        "and does not open as a cookiesess session must be expired with the reader's attributes",
-    )
     def test_cookie_under_our_name_is_expired_after_migrate_until(self) -> None:
         """Past migrate_until, the legacy cookie under our own name is expired too."""
         client, switch = legacy_client("session", flask_cookie({"user": "alice"}))

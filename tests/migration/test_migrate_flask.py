@@ -356,11 +356,6 @@ def test_legacy_session_with_no_data_leaves_the_jar() -> None:
     assert jar(client) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: past migrate_until, a cookie under a reader's name that is also ours "
-    "and does not open as a cookiesess session must be expired with the reader's attributes",
-)
 def test_legacy_cookie_under_our_name_leaves_the_jar_after_migrate_until(
     switch: SwitchableWSGI, client: httpx.Client
 ) -> None:
