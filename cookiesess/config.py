@@ -80,14 +80,22 @@ class SessionConfig:
     """Wall-clock seconds; cookies cross hosts, so not a monotonic clock."""
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
         samesite = self.samesite
-        if isinstance(samesite, str) and samesite.capitalize() in (
-            "Strict",
-            "Lax",
-            "None",
-        ):
+        if isinstance(samesite, str) and samesite.capitalize() in ("Strict", "Lax", "None"):
             object.__setattr__(self, "samesite", samesite.capitalize())
+        problems = self._cookie_problems() + self._number_problems() + self._hook_problems()
+        problems += _denylist_problems(self.denylist, self.absolute_timeout)
+        object.__setattr__(self, "migrate_from", readers_of(self.migrate_from, problems))
+        until = self.migrate_until
+        if until is not None and (
+            not isinstance(cast("object", until), _dt.datetime) or until.utcoffset() is None
+        ):
+            problems.append("migrate_until must be an aware datetime (e.g. with datetime.UTC)")
+        if problems:
+            raise ConfigurationError(problems)
+
+    def _cookie_problems(self) -> list[str]:
+        problems = []
         if self.secure not in (True, False, "auto"):
             problems.append(f"secure must be True, False or 'auto', not {self.secure!r}")
         problems += cookie_attribute_problems(
@@ -101,6 +109,12 @@ class SessionConfig:
         )
         if isinstance(cast("object", self.cookie_name), str) and len(self.cookie_name) > 200:
             problems.append("cookie_name is longer than 200 characters")
+        if len(self.app_namespace.encode("utf-8")) > 255:
+            problems.append("app_namespace must be at most 255 bytes")
+        return problems
+
+    def _number_problems(self) -> list[str]:
+        problems = []
         for name in ("max_age", "idle_timeout", "absolute_timeout", "refresh_interval"):
             value = getattr(self, name)
             if value is not None and (type(value) is not int or not 0 < value <= MAX_AGE_CAP):
@@ -112,6 +126,10 @@ class SessionConfig:
                 "max_total_bytes must be an int in 512..40960; the whole Cookie header of "
                 "nginx, Apache and gunicorn is limited to about 8 KB"
             )
+        return problems
+
+    def _hook_problems(self) -> list[str]:
+        problems = []
         for name in ("store", "denylist"):
             store = getattr(self, name)
             if store is not None and not all(
@@ -120,22 +138,11 @@ class SessionConfig:
                 problems.append(
                     f"{name} must provide get/set/delete (a cookiesess.stores.Store or AsyncStore)"
                 )
-        problems += _denylist_problems(self.denylist, self.absolute_timeout)
-        if len(self.app_namespace.encode("utf-8")) > 255:
-            problems.append("app_namespace must be at most 255 bytes")
         for name in ("on_reject", "generation_check", "clock"):
             value = getattr(self, name)
             if value is not None and not callable(value):
                 problems.append(f"{name} must be callable")
-        readers = readers_of(self.migrate_from, problems)
-        object.__setattr__(self, "migrate_from", readers)
-        until = self.migrate_until
-        if until is not None and (
-            not isinstance(cast("object", until), _dt.datetime) or until.utcoffset() is None
-        ):
-            problems.append("migrate_until must be an aware datetime (e.g. with datetime.UTC)")
-        if problems:
-            raise ConfigurationError(problems)
+        return problems
 
 
 def _int_in(value: object, low: int, high: int) -> bool:

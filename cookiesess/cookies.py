@@ -207,20 +207,7 @@ def cookie_attribute_problems(
     priority: str | None,
 ) -> list[str]:
     """Return every problem with these cookie attributes (empty when valid)."""
-    problems = []
-    if not isinstance(cast("object", name), str) or not _TOKEN(name):
-        problems.append(
-            f"cookie name {name!r} is not an RFC 6265 token (letters, digits and !#$%&'*+-.^_`|~)"
-        )
-    elif name.startswith("__Host-"):
-        if not secure:
-            problems.append(f"cookie name {name!r}: the __Host- prefix requires secure=True")
-        if path != "/":
-            problems.append(f"cookie name {name!r}: the __Host- prefix requires path='/'")
-        if domain is not None:
-            problems.append(f"cookie name {name!r}: the __Host- prefix forbids a domain")
-    elif name.startswith("__Secure-") and not secure:
-        problems.append(f"cookie name {name!r}: the __Secure- prefix requires secure=True")
+    problems = _name_problems(name, path=path, domain=domain, secure=secure)
     if path is not None and (not path.startswith("/") or not _ATTR_VALUE(path)):
         problems.append(f"path {path!r} must start with '/' and contain no ';' or controls")
     if domain is not None and (not domain or not _ATTR_VALUE(domain) or " " in domain):
@@ -233,6 +220,25 @@ def cookie_attribute_problems(
         problems.append("partitioned=True requires secure=True")
     if priority not in ("Low", "Medium", "High", None):
         problems.append(f"priority {priority!r} must be 'Low', 'Medium', 'High' or None")
+    return problems
+
+
+def _name_problems(name: str, *, path: str | None, domain: str | None, secure: bool) -> list[str]:
+    """The problems of a cookie name, with the rules of its ``__Host-``/``__Secure-`` prefix."""
+    if not isinstance(cast("object", name), str) or not _TOKEN(name):
+        return [
+            f"cookie name {name!r} is not an RFC 6265 token (letters, digits and !#$%&'*+-.^_`|~)"
+        ]
+    problems = []
+    if name.startswith("__Host-"):
+        if not secure:
+            problems.append(f"cookie name {name!r}: the __Host- prefix requires secure=True")
+        if path != "/":
+            problems.append(f"cookie name {name!r}: the __Host- prefix requires path='/'")
+        if domain is not None:
+            problems.append(f"cookie name {name!r}: the __Host- prefix forbids a domain")
+    elif name.startswith("__Secure-") and not secure:
+        problems.append(f"cookie name {name!r}: the __Secure- prefix requires secure=True")
     return problems
 
 
