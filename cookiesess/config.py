@@ -63,9 +63,13 @@ class SessionConfig:
     lazy: bool = False
     """Middlewares open the cookie on first access instead of on arrival."""
     on_reject: Callable[[str], None] | None = None
-    """Called with the reason code of every rejected cookie (for metrics)."""
+    """Called with the reason code of every rejected cookie (for metrics): one of
+    `cookiesess.exceptions.REJECT_REASONS`, e.g. ``expired``, ``revoked`` or
+    ``hook_failed`` (``generation_check`` raised)."""
     generation_check: Callable[[Session], int | None] | None = None
-    """Returns the current generation for a session's user; older sessions are revoked."""
+    """Returns the current generation for a session's user (None: nothing to check);
+    older sessions are revoked. Runs on every path a session arrives by; if it
+    raises, the session is rejected (``hook_failed``), never the request."""
     denylist: Any = None
     """A `Store` or `AsyncStore` of revoked session ids (see `SessionEngine.revoke`).
 
