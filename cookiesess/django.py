@@ -523,8 +523,7 @@ def _engine_from_settings() -> SessionEngine:
         fallbacks=list(getattr(settings, "SECRET_KEY_FALLBACKS", ()) or ()),
         setting_names=("SECRET_KEY", "SECRET_KEY_FALLBACKS"),
     )
-    engine = SessionEngine(keyring, **derived)
-    engine.session_class = DjangoSession
+    engine = SessionEngine(keyring, session_class=DjangoSession, **derived)
     return engine
 
 

@@ -19,28 +19,27 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
-from . import codec
 from ._drive import Step, Steps, run_async, run_sync, then
 from ._fallback import Fallback
+from ._inspect import Inspection, inspection
 from ._jar import Jar
 from ._lifetime import SKEW, Lifetime
 from ._migration import LegacyReader, Migration
-from ._plaintext import EMPTY_DATA, META_BYTES, pack, unpack
+from ._opening import Opener
+from ._plaintext import EMPTY_DATA, META_BYTES, pack
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
 from .envelope import (
     MAX_CHUNKS,
-    Header,
     aad_context,
     peek_header,
     read_header,
     seal,
     sealed_chars,
-    unseal,
 )
 from .exceptions import ConfigurationError, InvalidToken, RejectReason, SessionTooLarge
-from .keys import Key, Keyring
+from .keys import Keyring
 from .session import LazySession, Session
 
 __all__ = [
@@ -70,49 +69,6 @@ class Action(enum.Enum):
     """Unchanged, but the activity time is due (or `Session.touch`)."""
 
 
-class _Opened(NamedTuple):
-    """A session cookie, opened but not yet admitted."""
-
-    header: Header
-    key: Key
-    session: Session
-    store_key: str | None
-    has_data: bool
-    """False for a store reference whose record was not read."""
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Inspection:
-    """What `SessionEngine.inspect` finds in a request's session cookies (for debugging)."""
-
-    cookie_name: str
-    mode: Literal["cookie", "store"]
-    """Where the data lives: sealed in the cookie, or in the store behind a reference."""
-    key_id: str
-    key_state: str
-    """The opening key's state; ``decrypt`` means the next write re-seals under the primary."""
-    chunks: int
-    cookie_bytes: tuple[tuple[str, int], ...]
-    """``(name, len(name=value))`` for each chunk, as the browser sends it."""
-    total_bytes: int
-    """The chunks together in the Cookie header, separators included."""
-    max_cookie_bytes: int
-    max_total_bytes: int
-    stale_chunks: tuple[str, ...]
-    """Chunk cookies past the count the header records (ignored; the next write expires them)."""
-    issued: int
-    deadline: int | None
-    """Absolute deadline (Unix seconds), or None without an absolute timeout."""
-    last_activity: int
-    idle_deadline: int | None
-    generation: int
-    session_id: str
-    store_key: str | None
-    """The store key of a reference (an HMAC of the session id), else None."""
-    data: dict[str, Any] | None
-    """The user data; None for a reference whose record was not fetched."""
-
-
 class SessionEngine:
     """Turns request cookies into a `Session` and a session into Set-Cookie values.
 
@@ -139,12 +95,20 @@ class SessionEngine:
             config = dataclasses.replace(config, **options)
         self.keyring = keyring
         self.config = config
-        self.session_class = session_class
         self._jar = Jar(config)
         self._lifetime = Lifetime(config)
         self._fallback = Fallback(app_namespace=config.app_namespace, name=self._jar.name)
         self._ctx = aad_context(
             app_namespace=config.app_namespace, purpose="session", name=self._jar.name
+        )
+        self._opener = Opener(
+            session_class=session_class,
+            jar=self._jar,
+            lifetime=self._lifetime,
+            fallback=self._fallback,
+            context=self._ctx,
+            store=config.store,
+            max_age=config.max_age,
         )
         readers: tuple[LegacyReader, ...] = tuple(config.migrate_from)  # type: ignore[arg-type]
         self._migration = (
@@ -162,6 +126,11 @@ class SessionEngine:
         self._store = config.store
         self._denylist = config.denylist
         self._delete_if = callable(getattr(config.store, "delete_if", None))
+
+    @property
+    def session_class(self) -> type[Session]:
+        """The class of the sessions `load` returns."""
+        return self._opener.session_class
 
     def __repr__(self) -> str:
         return f"SessionEngine({self.keyring!r}, cookie_name={self._jar.name!r})"
@@ -253,7 +222,7 @@ class SessionEngine:
 
     def new_session(self, *, now: float | None = None) -> Session:
         """Return a fresh, empty session."""
-        return self._fresh(self._now(now))
+        return self._opener.fresh(self._now(now))
 
     def inspect(
         self, cookies: Mapping[str, str], *, now: float | None = None, fetch: bool = True
@@ -283,13 +252,13 @@ class SessionEngine:
     def _load_steps(self, cookies: Mapping[str, str], now: int) -> Session | Steps:
         values = self._jar.candidates(cookies)
         if not values and self._migration is None:
-            return self._fresh(now)
+            return self._opener.fresh(now)
         if len(values) == 1 and self._denylist is None:
             header = peek_header(values[0])
             if header is not None and header.purpose == "session" and header.chunks == 1:
                 # The usual request: one single-chunk token, admitted with no store call.
                 try:
-                    session = self._open_token(values[0])
+                    session = self._opener.token(self.keyring, values[0])
                     self._admit(session, now)
                 except InvalidToken as exc:
                     return self._reject(exc.reason, now)
@@ -301,7 +270,7 @@ class SessionEngine:
         reasons: list[RejectReason] = []
         for value in values:
             try:
-                opened = yield from self._open(cookies, value, now, fetch=True)
+                opened = yield from self._opener.open(self.keyring, cookies, value, now, fetch=True)
                 return (yield from self._admitted(opened.session, now))
             except InvalidToken as exc:
                 reasons.append(exc.reason)
@@ -313,66 +282,19 @@ class SessionEngine:
                 return (yield from self._admitted(session, now))
             except InvalidToken as exc:
                 return self._reject(exc.reason, now)
-        return self._reject((ours or reasons)[0], now) if reasons else self._fresh(now)
-
-    def _open(
-        self, cookies: Mapping[str, str], value: str, now: int, *, fetch: bool
-    ) -> Generator[Step, Any, _Opened]:
-        """Reassemble, authenticate and parse one session cookie, and its record if any.
-
-        The one place that opens a cookie, for `load` and `inspect`. With
-        `fetch` false a store reference is parsed but its record is not read.
-
-        Raises:
-            InvalidToken: with the rejection reason.
-        """
-        # A single-chunk token is decoded once, by unseal, which refuses
-        # whatever read_header would (same reason code).
-        header = peek_header(value)
-        if header is None or header.chunks != 1:
-            header = read_header(value)
-        token = value if header.chunks == 1 else self._jar.join(cookies, value, header.chunks)
-        if header.purpose == "session":
-            opened = unseal(self.keyring, token, purpose="session", context=self._ctx)
-            session = self._loaded(opened.plaintext, opened.key)
-            return _Opened(header, opened.key, session, None, True)
-        if header.purpose != "ref":
-            raise InvalidToken("malformed")
-        plaintext, key = self._fallback.open_ref(self.keyring, token)
-        ref, _ = unpack(plaintext)
-        self._lifetime.admit(ref, now)  # no store call for a reference already expired
-        store_key = self._fallback.store_key(key, ref.sid)
-        if not fetch:
-            reference = self.session_class._loaded({}, EMPTY_DATA, ref)
-            return _Opened(header, key, reference, store_key, False)
-        record = yield (self._require_store(), "get", (store_key,))
-        if record is None:
-            raise InvalidToken("store_missing")
-        session = self._loaded(self._fallback.open_record(self.keyring, record, ref.sid), key)
-        session._state.source = (store_key, record)
-        return _Opened(header, key, session, store_key, True)
-
-    def _open_token(self, token: str) -> Session:
-        opened = unseal(self.keyring, token, purpose="session", context=self._ctx)
-        return self._loaded(opened.plaintext, opened.key)
-
-    def _loaded(self, plaintext: bytes, key: Key) -> Session:
-        state, encoded = unpack(plaintext)
-        state.default_max_age = self.config.max_age
-        state.reseal = key.state != "primary"
-        return self.session_class._loaded(codec.decode(encoded), encoded, state)
+        return self._reject((ours or reasons)[0], now) if reasons else self._opener.fresh(now)
 
     def _read_legacy(self, cookies: Mapping[str, str], now: int) -> Session:
         """A session of the legacy cookie's data; a fresh one when none came."""
         assert self._migration is not None  # noqa: S101 (checked by the caller)
         found = self._migration.read(cookies, now)
         if found is None:
-            return self._fresh(now)
+            return self._opener.fresh(now)
         data, encoded, reader = found
         if self._store is None and not self._jar.fit(sealed_chars(META_BYTES + len(encoded))):
             # A compressed legacy cookie can inflate past our cookie budget.
             raise InvalidToken("too_large")
-        session = self._fresh(now, data)
+        session = self._opener.fresh(now, data)
         session._state.migrated = reader
         return session
 
@@ -408,14 +330,6 @@ class SessionEngine:
             return None
         return (self._denylist, "get", (self._fallback.deny_key(session._state.sid),))
 
-    def _fresh(self, now: int, data: Mapping[str, Any] | None = None) -> Session:
-        session = self.session_class(data)
-        state = session._state
-        state.default_max_age = self.config.max_age
-        self._lifetime.start(state, now)
-        state.last = now
-        return session
-
     def _reject(self, reason: RejectReason, now: int) -> Session:
         logger.debug("cookiesess: session cookie rejected (%s)", reason)
         hook = self.config.on_reject
@@ -424,13 +338,7 @@ class SessionEngine:
                 hook(reason)
             except Exception:  # a metrics hook must not fail the request
                 logger.exception("cookiesess: on_reject hook failed")
-        return self._fresh(now)
-
-    def _require_store(self) -> Any:
-        if self._store is None:
-            # A valid reference but no store: the app removed its store.
-            raise InvalidToken("store_missing")
-        return self._store
+        return self._opener.fresh(now)
 
     # -- commit: decide -> stamp -> pack -> seal -> place -> render -----------
 
@@ -559,29 +467,6 @@ class SessionEngine:
         values = self._jar.candidates(cookies)
         if not values:
             return None
-        opened = yield from self._open(cookies, values[0], now, fetch=fetch)
-        state = opened.session._state
-        self._lifetime.admit(state, now)
-        names = self._jar.names[: opened.header.chunks]
-        sizes = tuple((name, len(name) + 1 + len(cookies[name])) for name in names)
-        idle = self.config.idle_timeout
-        return Inspection(
-            cookie_name=self._jar.name,
-            mode="store" if opened.store_key is not None else "cookie",
-            key_id=opened.key.id,
-            key_state=opened.key.state,
-            chunks=opened.header.chunks,
-            cookie_bytes=sizes,
-            total_bytes=sum(size for _, size in sizes) + 2 * (len(sizes) - 1),
-            max_cookie_bytes=self.config.max_cookie_bytes,
-            max_total_bytes=self.config.max_total_bytes,
-            stale_chunks=tuple(n for n in self._jar.names[opened.header.chunks :] if n in cookies),
-            issued=state.issued,
-            deadline=state.deadline or None,
-            last_activity=state.last,
-            idle_deadline=None if idle is None else state.last + idle,
-            generation=state.generation,
-            session_id=opened.session.id,
-            store_key=opened.store_key,
-            data=dict(dict.items(opened.session)) if opened.has_data else None,
-        )
+        opened = yield from self._opener.open(self.keyring, cookies, values[0], now, fetch=fetch)
+        self._lifetime.admit(opened.session._state, now)
+        return inspection(opened, cookies, self.config, self._jar.names)

@@ -296,8 +296,7 @@ class CookieSessionInterface(SessionInterface):
             fallbacks=_as_list(config.get("SECRET_KEY_FALLBACKS")),
             setting_names=("SECRET_KEY", "SECRET_KEY_FALLBACKS"),
         )
-        engine = SessionEngine(keyring, **options)
-        engine.session_class = FlaskSession
+        engine = SessionEngine(keyring, session_class=FlaskSession, **options)
         request_started.connect(_answer_outage_first, app)
         return _AppState(engine, lifetime)
 
