@@ -10,9 +10,12 @@ generator.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from types import GeneratorType
 from typing import Any, TypeVar
+
+from .exceptions import StoreError
 
 __all__ = ["Step", "Steps", "run_async", "run_sync", "then"]
 
@@ -20,11 +23,18 @@ Step = tuple[Any, str, tuple[Any, ...]]
 """One store call: ``(store, method name, args)``."""
 Steps = Generator[Step, Any, Any]
 T = TypeVar("T")
+OnError = Callable[[str, StoreError, float], None]
+"""Told of each failed store call: the method, the error and the seconds it took."""
 
 
-def then(ops: list[Step], result: T) -> T | Steps:
-    """Return `result`, or steps that run the store calls `ops` in order, then return it."""
+def then(ops: list[Step], result: T, after: Callable[[], None] | None = None) -> T | Steps:
+    """Return `result`, or steps that run the store calls `ops` in order, then return it.
+
+    `after` runs once every call has succeeded (to report what they did).
+    """
     if not ops:
+        if after is not None:
+            after()
         return result
 
     def steps() -> Steps:
@@ -32,12 +42,14 @@ def then(ops: list[Step], result: T) -> T | Steps:
         # list iterator cannot take.
         for op in ops:  # noqa: UP028
             yield op
+        if after is not None:
+            after()
         return result
 
     return steps()
 
 
-def run_sync(steps: Steps | Any) -> Any:
+def run_sync(steps: Steps | Any, on_error: OnError | None = None) -> Any:
     """Run `steps` calling each store synchronously; pass a plain result through."""
     if type(steps) is not GeneratorType:
         return steps
@@ -45,7 +57,13 @@ def run_sync(steps: Steps | Any) -> Any:
         step = next(steps)
         while True:
             store, method, args = step
-            result = getattr(store, method)(*args)
+            start = time.perf_counter()
+            try:
+                result = getattr(store, method)(*args)
+            except StoreError as exc:
+                if on_error is not None:
+                    on_error(method, exc, time.perf_counter() - start)
+                raise
             if inspect.isawaitable(result):
                 close = getattr(result, "close", None)
                 if close is not None:
@@ -58,7 +76,7 @@ def run_sync(steps: Steps | Any) -> Any:
         return stop.value
 
 
-async def run_async(steps: Steps | Any) -> Any:
+async def run_async(steps: Steps | Any, on_error: OnError | None = None) -> Any:
     """Run `steps` awaiting each store call that returns an awaitable."""
     if type(steps) is not GeneratorType:
         return steps
@@ -66,9 +84,15 @@ async def run_async(steps: Steps | Any) -> Any:
         step = next(steps)
         while True:
             store, method, args = step
-            result = getattr(store, method)(*args)
-            if inspect.isawaitable(result):
-                result = await result
+            start = time.perf_counter()
+            try:
+                result = getattr(store, method)(*args)
+                if inspect.isawaitable(result):
+                    result = await result
+            except StoreError as exc:
+                if on_error is not None:
+                    on_error(method, exc, time.perf_counter() - start)
+                raise
             step = steps.send(result)
     except StopIteration as stop:
         return stop.value

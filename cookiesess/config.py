@@ -13,6 +13,7 @@ from .cookies import MAX_AGE_CAP, Priority, SameSite, cookie_attribute_problems
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from .events import SessionEvent
     from .session import Session
 
 __all__ = ["DEFAULT_ABSOLUTE_TIMEOUT", "SessionConfig"]
@@ -66,6 +67,9 @@ class SessionConfig:
     """Called with the reason code of every rejected cookie (for metrics): one of
     `cookiesess.exceptions.REJECT_REASONS`, e.g. ``expired``, ``revoked`` or
     ``hook_failed`` (``generation_check`` raised)."""
+    on_event: Callable[[SessionEvent], None] | None = None
+    """Called with a `cookiesess.events.SessionEvent` for rejections, store failures,
+    moves between cookie and store, re-seals, oversize sessions and migrations."""
     generation_check: Callable[[Session], int | None] | None = None
     """Returns the current generation for a session's user (None: nothing to check);
     older sessions are revoked. Runs on every path a session arrives by; if it
@@ -142,7 +146,7 @@ class SessionConfig:
                 problems.append(
                     f"{name} must provide get/set/delete (a cookiesess.stores.Store or AsyncStore)"
                 )
-        for name in ("on_reject", "generation_check", "clock"):
+        for name in ("on_reject", "on_event", "generation_check", "clock"):
             value = getattr(self, name)
             if value is not None and not callable(value):
                 problems.append(f"{name} must be callable")

@@ -38,7 +38,14 @@ from .envelope import (
     seal,
     sealed_chars,
 )
-from .exceptions import ConfigurationError, InvalidToken, RejectReason, SessionTooLarge
+from .events import SessionEvent, emit
+from .exceptions import (
+    ConfigurationError,
+    InvalidToken,
+    RejectReason,
+    SessionTooLarge,
+    StoreError,
+)
 from .keys import Keyring
 from .session import LazySession, Session
 
@@ -125,6 +132,8 @@ class SessionEngine:
         )
         self._store = config.store
         self._denylist = config.denylist
+        self._on_event = config.on_event
+        self._on_error = None if config.on_event is None else self._store_failed
         self._delete_if = callable(getattr(config.store, "delete_if", None))
 
     @property
@@ -144,11 +153,11 @@ class SessionEngine:
             StoreError: when the store fails (never a fresh session: the caller
                 must not answer with cookies that would replace the client's).
         """
-        return run_sync(self._load_steps(cookies, self._now(now)))  # type: ignore[no-any-return]
+        return run_sync(self._load_steps(cookies, self._now(now)), self._on_error)  # type: ignore[no-any-return]
 
     async def aload(self, cookies: Mapping[str, str], *, now: float | None = None) -> Session:
         """Async `load`: store calls are awaited."""
-        return await run_async(self._load_steps(cookies, self._now(now)))  # type: ignore[no-any-return]
+        return await run_async(self._load_steps(cookies, self._now(now)), self._on_error)  # type: ignore[no-any-return]
 
     def commit(
         self,
@@ -172,7 +181,7 @@ class SessionEngine:
             StoreError: the store failed.
         """
         steps = self._commit_steps(session, request_cookies, secure, self._now(now))
-        return run_sync(steps)  # type: ignore[no-any-return]
+        return run_sync(steps, self._on_error)  # type: ignore[no-any-return]
 
     async def acommit(
         self,
@@ -184,7 +193,7 @@ class SessionEngine:
     ) -> list[str]:
         """Async `commit`: store calls are awaited."""
         steps = self._commit_steps(session, request_cookies, secure, self._now(now))
-        return await run_async(steps)  # type: ignore[no-any-return]
+        return await run_async(steps, self._on_error)  # type: ignore[no-any-return]
 
     def revoke(self, session: Session, *, now: float | None = None) -> None:
         """Deny this session on every host until it could no longer open (needs `denylist`).
@@ -195,11 +204,11 @@ class SessionEngine:
         Raises:
             StoreError: the denylist could not record it.
         """
-        run_sync(self._revoke_steps(session))
+        run_sync(self._revoke_steps(session), self._on_error)
 
     async def arevoke(self, session: Session, *, now: float | None = None) -> None:
         """Async `revoke`."""
-        await run_async(self._revoke_steps(session))
+        await run_async(self._revoke_steps(session), self._on_error)
 
     def lazy(self, cookies: Callable[[], Mapping[str, str]]) -> LazySession:
         """Return a `LazySession` that loads (synchronously) on first access."""
@@ -278,10 +287,13 @@ class SessionEngine:
         if self._migration is not None and not ours:
             # No value is a cookiesess token: a legacy cookie may be read.
             try:
-                session = self._read_legacy(cookies, now)
-                return (yield from self._admitted(session, now))
+                session = yield from self._admitted(self._read_legacy(cookies, now), now)
             except InvalidToken as exc:
                 return self._reject(exc.reason, now)
+            if session.migrated:
+                source = type(session._state.migrated).__name__
+                emit(self._on_event, SessionEvent(kind="migrated", source=source))
+            return session
         return self._reject((ours or reasons)[0], now) if reasons else self._opener.fresh(now)
 
     def _read_legacy(self, cookies: Mapping[str, str], now: int) -> Session:
@@ -332,6 +344,7 @@ class SessionEngine:
 
     def _reject(self, reason: RejectReason, now: int) -> Session:
         logger.debug("cookiesess: session cookie rejected (%s)", reason)
+        emit(self._on_event, SessionEvent(kind="rejected", reason=reason))
         hook = self.config.on_reject
         if hook is not None:
             try:
@@ -373,9 +386,13 @@ class SessionEngine:
         state.last = now
         plaintext = pack(state) + session._data_bytes()
         token, count, ops = self._place(session, plaintext, now)
+        after = None
+        if self._on_event is not None:
+            in_store = any(op[1] == "set" for op in ops)
+            after = self._reporter(session, in_store, sealed_chars(len(plaintext)))
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
         lines += self._jar.expire(cookies, secure, keep=count)
-        return then(ops, lines)
+        return then(ops, lines, after)
 
     def _decide(self, session: Session, now: int) -> Action:
         """The one decision of a commit: what the response does with the cookies."""
@@ -410,6 +427,7 @@ class SessionEngine:
             return token, count, ops
         if self._store is None:
             config = self.config
+            emit(self._on_event, SessionEvent(kind="too_large", size=length))
             raise SessionTooLarge(
                 f"the sealed session needs {length} bytes of cookie value, over the budget "
                 f"(max_total_bytes={config.max_total_bytes}, max_cookie_bytes="
@@ -421,6 +439,30 @@ class SessionEngine:
         if state.source is not None and state.source[0] != key:
             ops.append(self._release(session))
         return self._fallback.seal_ref(self.keyring, pack(state) + EMPTY_DATA), 1, ops
+
+    def _reporter(self, session: Session, in_store: bool, size: int) -> Callable[[], None]:
+        """What to report once a write's store calls have succeeded."""
+        state = session._state
+        events = []
+        if in_store and state.source is None:
+            events.append(SessionEvent(kind="moved_to_store", size=size))
+        elif not in_store and state.source is not None:
+            events.append(SessionEvent(kind="moved_to_cookie"))
+        if state.reseal:
+            events.append(SessionEvent(kind="resealed", key_id=self.keyring.primary.id))
+
+        def report() -> None:
+            for event in events:
+                emit(self._on_event, event)
+
+        return report
+
+    def _store_failed(self, operation: str, error: StoreError, duration: float) -> None:
+        cause = type(error.__cause__ or error).__name__
+        event = SessionEvent(
+            kind="store_error", operation=operation, error=cause, duration=duration
+        )
+        emit(self._on_event, event)
 
     def _release(self, session: Session) -> Step:
         """The store call that drops the record `session` was read from, on a move.
