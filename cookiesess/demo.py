@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-from . import _b64, codec
+from . import _b64, codec, keyfile
 from .asgi import Message, Receive, Scope, Send, SessionMiddleware
 from .cookies import parse_cookie_header
 from .engine import META_BYTES, Inspection, SessionEngine
@@ -121,8 +121,6 @@ class DemoApp:
     def _save_keys(self) -> None:
         if self.keys_file is None:
             return
-        from .cli import _write_atomic
-
         now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         keys = [(k, k.state) for k in self.engine.keyring.keys]
         keys += [(k, "retired") for k in self._retired]
@@ -135,7 +133,7 @@ class DemoApp:
             }
             for k, state in keys
         ]
-        _write_atomic(self.keys_file, json.dumps({"keys": entries}, indent=2) + "\n")
+        keyfile.write(self.keys_file, {"keys": entries})
 
     # -- requests --------------------------------------------------------------
 
