@@ -75,7 +75,7 @@ def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = Fa
     commit = engine.commit
     load = engine.load
     empty: dict[str, str] = {}
-    derived = engine.keyring.primary.aead("session").derived
+    subkey = engine.keyring.primary.aead("session")
 
     def encode(data: dict[str, Any]) -> list[str]:
         session = new_session()
@@ -84,7 +84,7 @@ def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = Fa
 
     def decode(jar: dict[str, str]) -> dict[str, Any]:
         if cold:
-            derived.clear()
+            subkey.forget()
         return load(jar)
 
     return Scheme(name, encode, decode, _jar_pairs, jar=_jar, note=note)
