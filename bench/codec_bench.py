@@ -68,8 +68,9 @@ def _jar_pairs(lines: list[str]) -> list[tuple[str, str]]:
 def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = False) -> Scheme:
     """The engine's API; `cold` forgets the derived XAES keys before each load.
 
-    A process memoizes the key derived for each token it sealed or opened
-    (a browser re-sends its cookie); cold is a token this process never saw.
+    A process memoizes the key derived for each nonce prefix it sealed under or
+    opened, and every cookie a worker seals shares that worker's prefix; cold
+    is the first cookie of a worker (or prefix) this process never saw.
     """
     new_session = engine.new_session
     commit = engine.commit
@@ -494,7 +495,10 @@ def make_schemes(engines: dict[str, Any]) -> list[Scheme]:
         cookiesess_scheme(
             "cookiesess, cold key",
             engines["cookie"],
-            note="the same, the derived key forgotten before each load (a token never seen)",
+            note=(
+                "the same, the derived key forgotten before each load (the first cookie "
+                "of a worker never seen)"
+            ),
             cold=True,
         ),
         other_worker_scheme(

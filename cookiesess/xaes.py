@@ -159,6 +159,8 @@ class XAESKey:
 
     def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """Encrypt with a 24-byte nonce (from `new_nonce`); return ciphertext || tag."""
+        if len(nonce) != NONCE_BYTES:
+            raise ValueError("an XAES-256-GCM nonce is 24 bytes")
         prefix = nonce[:PREFIX_BYTES]
         aead = self._memo.get(prefix)
         if aead is None:

@@ -110,11 +110,15 @@ def test_manual_kdf_equals_kbkdf_cmac(key: bytes, nonce: bytes) -> None:
 
 
 def test_a_key_is_32_bytes_and_its_repr_is_opaque() -> None:
-    """Other sizes and str are refused; the repr shows no key material."""
+    """Other key and nonce sizes and str are refused; the repr shows no key material."""
     for bad in (bytes(16), bytes(33), "k" * 32):
         with pytest.raises(ValueError, match="32 bytes"):
             XAESKey(bad)  # type: ignore[arg-type]
-    assert repr(XAESKey(bytes(range(32)))) == "<XAESKey>"
+    key = XAESKey(bytes(range(32)))
+    assert repr(key) == "<XAESKey>"
+    for nonce in (bytes(12), bytes(23), bytes(25)):
+        with pytest.raises(ValueError, match="24 bytes"):
+            key.encrypt(nonce, b"p", b"a")
 
 
 # -- the derived-key memo ---------------------------------------------------------
