@@ -103,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _FORMAT: Final = argparse.RawDescriptionHelpFormatter
+_AddParser = Callable[..., argparse.ArgumentParser]
+"""A subparsers group's ``add_parser``."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,30 +115,28 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=_FORMAT,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_keygen(sub)
-    _add_keys(sub)
-    _add_inspect(sub)
-    _add_demo(sub)
+    for add_command in (_add_keygen, _add_keys, _add_inspect, _add_demo):
+        add_command(sub.add_parser)
     return parser
 
 
 def _command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_parser: _AddParser,
     name: str,
     help_: str,
     description: str,
     func: Callable[[argparse.Namespace], int],
 ) -> argparse.ArgumentParser:
-    command = sub.add_parser(
+    command = add_parser(
         name, help=help_, description=description, epilog=_EPILOG, formatter_class=_FORMAT
     )
     command.set_defaults(func=func)
     return command
 
 
-def _add_keygen(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_keygen(add_parser: _AddParser) -> None:
     keygen = _command(
-        sub,
+        add_parser,
         "keygen",
         "print a new key entry in the COOKIESESS_KEYS format",
         "Print a new random key as ID:primary:SECRET, the format of COOKIESESS_KEYS.\n"
@@ -146,8 +146,8 @@ def _add_keygen(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     keygen.add_argument("--id", help="key id (default: k + today's date, e.g. k20261130)")
 
 
-def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    keys = sub.add_parser(
+def _add_keys(add_parser: _AddParser) -> None:
+    keys = add_parser(
         "keys",
         help="list and rotate the keys of a JSON or TOML key file",
         description=(
@@ -162,7 +162,7 @@ def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, help_, description, func in _KEY_ACTIONS:
-        action = _command(actions, name, help_, description, func)
+        action = _command(actions.add_parser, name, help_, description, func)
         action.add_argument(
             "--file",
             metavar="PATH",
@@ -179,9 +179,9 @@ def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             action.add_argument("key_id", metavar="ID")
 
 
-def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_inspect(add_parser: _AddParser) -> None:
     inspect = _command(
-        sub,
+        add_parser,
         "inspect",
         "open a session cookie and show what it holds, or why it is rejected",
         "Open a session cookie with the keys from the environment (COOKIESESS_KEYS_FILE\n"
@@ -204,9 +204,9 @@ def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add("--json", action="store_true", help="print one JSON object")
 
 
-def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_demo(add_parser: _AddParser) -> None:
     demo = _command(
-        sub,
+        add_parser,
         "demo",
         "run the demo app (needs uvicorn)",
         "Serve the demo app with uvicorn: a page showing the session, its cookies, its\n"
