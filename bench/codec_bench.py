@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -42,6 +43,9 @@ class Scheme:
     note: str = ""
     only: tuple[str, ...] = NAMES
     """Payloads this scheme applies to."""
+    sealed_elsewhere: Callable[[dict[str, Any]], list[Any]] | None = None
+    """Decode input sealed by another process: its decode bench opens a different
+    one per call and it has no encode or round-trip bench."""
 
 
 def _jar(lines: list[str]) -> dict[str, str]:
@@ -64,14 +68,15 @@ def _jar_pairs(lines: list[str]) -> list[tuple[str, str]]:
 def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = False) -> Scheme:
     """The engine's API; `cold` forgets the derived XAES keys before each load.
 
-    A process memoizes the key derived for each token it sealed or opened
-    (a browser re-sends its cookie); cold is a token this process never saw.
+    A process memoizes the key derived for each nonce prefix it sealed under or
+    opened, and every cookie a worker seals shares that worker's prefix; cold
+    is the first cookie of a worker (or prefix) this process never saw.
     """
     new_session = engine.new_session
     commit = engine.commit
     load = engine.load
     empty: dict[str, str] = {}
-    derived = engine.keyring.primary.aead("session").derived
+    subkey = engine.keyring.primary.aead("session")
 
     def encode(data: dict[str, Any]) -> list[str]:
         session = new_session()
@@ -80,10 +85,52 @@ def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = Fa
 
     def decode(jar: dict[str, str]) -> dict[str, Any]:
         if cold:
-            derived.clear()
+            subkey.forget()
         return load(jar)
 
     return Scheme(name, encode, decode, _jar_pairs, jar=_jar, note=note)
+
+
+OTHER_WORKER_COOKIES = 4500
+"""Cookies per payload sealed by the other worker: more than the derived-key memo
+holds (4,096 per subkey), so a memo keyed by per-seal nonces could not hold them all."""
+
+
+def other_worker_scheme(name: str, engine: Any, note: str = "") -> Scheme:
+    """Cookies sealed by another worker process, each load a different one.
+
+    A forked child seals `OTHER_WORKER_COOKIES` sessions of the payload with the
+    same keyring; the decode bench opens them in turn, after a first pass, as a
+    worker serving the cookies another worker wrote does.
+    """
+    scheme = cookiesess_scheme(name, engine, note)
+    scheme.sealed_elsewhere = lambda data: _seal_in_child(scheme.encode, data)
+    return scheme
+
+
+def _seal_in_child(
+    encode: Callable[[dict[str, Any]], list[str]], data: dict[str, Any]
+) -> list[Any]:
+    """Return the cookie jars of `OTHER_WORKER_COOKIES` sessions sealed in a forked child."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the other worker
+        code = 1
+        try:
+            os.close(read_fd)
+            jars = [_jar(encode(data)) for _ in range(OTHER_WORKER_COOKIES)]
+            with os.fdopen(write_fd, "w") as fp:
+                json.dump(jars, fp)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as fp:
+        jars = json.load(fp)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError("the other worker failed to seal its cookies")
+    return jars  # type: ignore[no-any-return]
 
 
 def straight_line_scheme(keyring: Any, *, guarded: bool = True) -> Scheme:
@@ -448,8 +495,19 @@ def make_schemes(engines: dict[str, Any]) -> list[Scheme]:
         cookiesess_scheme(
             "cookiesess, cold key",
             engines["cookie"],
-            note="the same, the derived key forgotten before each load (a token never seen)",
+            note=(
+                "the same, the derived key forgotten before each load (the first cookie "
+                "of a worker never seen)"
+            ),
             cold=True,
+        ),
+        other_worker_scheme(
+            "cookiesess, other worker",
+            engines["cookie"],
+            note=(
+                f"cookies sealed by another worker process ({OTHER_WORKER_COOKIES:,} per "
+                "payload), a different one per load, after a first pass"
+            ),
         ),
         straight_line_scheme(keyring),
         straight_line_scheme(keyring, guarded=False),
@@ -493,6 +551,9 @@ def codec_benches(schemes: list[Scheme], payloads: tuple[str, ...]) -> list[Benc
             if name not in scheme.only:
                 continue
             data = PAYLOADS[name]
+            if scheme.sealed_elsewhere is not None:
+                benches.append(_elsewhere_bench(scheme, name, data))
+                continue
             artifact = scheme.encode(data)
             jar = scheme.jar
             dec_input = jar(artifact) if jar else artifact
@@ -523,6 +584,24 @@ def codec_benches(schemes: list[Scheme], payloads: tuple[str, ...]) -> list[Benc
                 ),
             ]
     return benches
+
+
+def _elsewhere_bench(scheme: Scheme, name: str, data: dict[str, Any]) -> Bench:
+    assert scheme.sealed_elsewhere is not None
+    jars = scheme.sealed_elsewhere(data)
+    decode = scheme.decode
+    for jar in jars:  # the first pass: every cookie opens
+        if dict(decode(jar)) != data:
+            raise AssertionError(f"{scheme.name}: a cookie of the other worker did not open")
+    cycle = itertools.cycle(jars)
+    return sync_bench(
+        f"codec|{scheme.name}|{name}|decode",
+        lambda: decode(next(cycle)),
+        op="decode",
+        scheme=scheme.name,
+        payload=name,
+        group=f"codec/{name}",
+    )
 
 
 # -- (c) keyring size ------------------------------------------------------------

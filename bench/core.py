@@ -1,9 +1,10 @@
-"""Seal + open cost of the core, beside raw cbor2 + AESGCM, in one interleaved run.
+"""Seal and open cost of the core, beside raw cbor2 + AESGCM, in one interleaved run.
 
 `python bench/core.py [--quick]`: for sessions of about 100 B, 1 KB, 4 KB and
 12 KB of CBOR, the median µs of one seal (`SessionEngine.commit` of a changed
-session) plus one open (`SessionEngine.load`), against the raw floor (cbor2 +
-AES-256-GCM with a cached key + base64url, no header, no checks).
+session), one open (`SessionEngine.load` of the cookies) and both, against the
+raw floor (cbor2 + AES-256-GCM with a cached key + base64url, no header, no
+checks). Ratios are paired (same round).
 """
 
 from __future__ import annotations
@@ -36,11 +37,18 @@ def main() -> None:
     benches = []
     for label, size in SIZES.items():
         data = payload(size)
+        session = engine.load({})
+        session.update(data)
+        lines = engine.commit(session, {})
+        jar = parse_cookie_header("; ".join(x.partition(";")[0] for x in lines))
 
-        def ours(data: dict[str, object] = data) -> None:
+        def seal(data: dict[str, object] = data) -> list[str]:
             session = engine.load({})
             session.update(data)
-            lines = engine.commit(session, {})
+            return engine.commit(session, {})
+
+        def both(data: dict[str, object] = data) -> None:
+            lines = seal(data)
             engine.load(parse_cookie_header("; ".join(x.partition(";")[0] for x in lines)))
 
         def raw(data: dict[str, object] = data) -> None:
@@ -49,14 +57,20 @@ def main() -> None:
             blob = base64.urlsafe_b64decode(token)
             cbor2.loads(key.decrypt(blob[:12], blob[12:], None))
 
-        benches.append(sync_bench(f"ours {label}", ours, group=label))
+        benches.append(sync_bench(f"seal {label}", seal, group=label))
+        benches.append(sync_bench(f"open {label}", lambda jar=jar: engine.load(jar), group=label))
+        benches.append(sync_bench(f"ours {label}", both, group=label))
         benches.append(sync_bench(f"raw {label}", raw, group=label))
     stats = measure(benches, rounds=11 if quick else 41, target_s=0.01, label="core")
-    print("| session | cookiesess seal+open (µs) | raw cbor2+AESGCM (µs) | ratio |")
-    print("|---|---|---|---|")
+    print("| session | seal (µs) | open (µs) | seal+open (µs) | raw cbor2+AESGCM (µs) | ratio |")
+    print("|---|---|---|---|---|---|")
     for label in SIZES:
+        s, o = stats[f"seal {label}"], stats[f"open {label}"]
         a, b = stats[f"ours {label}"], stats[f"raw {label}"]
-        print(f"| {label} | {a.median:.1f} | {b.median:.1f} | {paired_ratio(a, b):.2f}x |")
+        print(
+            f"| {label} | {s.median:.1f} | {o.median:.1f} | {a.median:.1f} | {b.median:.1f} "
+            f"| {paired_ratio(a, b):.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -25,25 +25,22 @@ only by ``keygen`` and by ``keys list --show-secrets``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import pprint
 import re
 import stat
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, Final
 
-from . import _b64
+from . import _b64, keyfile
 from .cookies import chunk_name, parse_cookie_header
 from .engine import Inspection, SessionEngine
 from .envelope import MAX_CHUNKS, read_header
 from .exceptions import ConfigurationError, InvalidToken, StoreError
-from .keys import FILE_ENV_VAR, KEY_BYTES, Keyring, read_key_file
+from .keys import FILE_ENV_VAR, KEY_BYTES, Keyring
 
 __all__ = ["main"]
 
@@ -105,131 +102,122 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- argument parsing ---------------------------------------------------------
 
 
+_FORMAT: Final = argparse.RawDescriptionHelpFormatter
+_AddParser = Callable[..., argparse.ArgumentParser]
+"""A subparsers group's ``add_parser``."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="cookiesess",
         description="Encrypted cookie sessions: key files, cookie inspection, the demo app.",
         epilog=_EPILOG,
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (_add_keygen, _add_keys, _add_inspect, _add_demo):
+        add_command(sub.add_parser)
+    return parser
 
-    keygen = sub.add_parser(
+
+def _command(
+    add_parser: _AddParser,
+    name: str,
+    help_: str,
+    description: str,
+    func: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    command = add_parser(
+        name, help=help_, description=description, epilog=_EPILOG, formatter_class=_FORMAT
+    )
+    command.set_defaults(func=func)
+    return command
+
+
+def _add_keygen(add_parser: _AddParser) -> None:
+    keygen = _command(
+        add_parser,
         "keygen",
-        help="print a new key entry in the COOKIESESS_KEYS format",
-        description=(
-            "Print a new random key as ID:primary:SECRET, the format of COOKIESESS_KEYS.\n"
-            "For a key file, use `cookiesess keys add --file PATH` instead."
-        ),
-        epilog=_EPILOG,
-        formatter_class=fmt,
+        "print a new key entry in the COOKIESESS_KEYS format",
+        "Print a new random key as ID:primary:SECRET, the format of COOKIESESS_KEYS.\n"
+        "For a key file, use `cookiesess keys add --file PATH` instead.",
+        _cmd_keygen,
     )
     keygen.add_argument("--id", help="key id (default: k + today's date, e.g. k20261130)")
-    keygen.set_defaults(func=_cmd_keygen)
 
-    keys = sub.add_parser(
+
+def _add_keys(add_parser: _AddParser) -> None:
+    keys = add_parser(
         "keys",
         help="list and rotate the keys of a JSON or TOML key file",
         description=(
-            "Staged key rotation on a key file (JSON or TOML, chosen by extension):\n"
+            "Staged key rotation on a key file (JSON or TOML, by extension or content):\n"
             "  1. keys add           a new key, decrypt-only; deploy the file everywhere\n"
             "  2. keys promote ID    it seals from now on; the old primary is decrypt-only\n"
             "  3. keys retire OLD    once sessions under OLD have been re-sealed or expired\n"
             "The file is rewritten atomically with mode 0600 (TOML comments are not kept)."
         ),
         epilog=_EPILOG,
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
     )
-    keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    file_help = f"the key file (default: ${FILE_ENV_VAR})"
-
-    def keys_parser(name: str, help_: str, description: str) -> argparse.ArgumentParser:
-        p = keys_sub.add_parser(
-            name, help=help_, description=description, epilog=_EPILOG, formatter_class=fmt
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, help_, description, func in _KEY_ACTIONS:
+        action = _command(actions.add_parser, name, help_, description, func)
+        action.add_argument(
+            "--file",
+            metavar="PATH",
+            default=os.environ.get(FILE_ENV_VAR),
+            help=f"the key file (default: ${FILE_ENV_VAR})",
         )
-        p.add_argument(
-            "--file", metavar="PATH", default=os.environ.get(FILE_ENV_VAR), help=file_help
-        )
-        return p
+        if name == "list":
+            action.add_argument(
+                "--show-secrets", action="store_true", help="also print the secrets"
+            )
+        elif name == "add":
+            action.add_argument("--id", help="key id (default: k + today's date, e.g. k20261130)")
+        else:
+            action.add_argument("key_id", metavar="ID")
 
-    p = keys_parser("list", "show key ids, states and creation dates", "List the keys of a file.")
-    p.add_argument("--show-secrets", action="store_true", help="also print the secrets")
-    p.set_defaults(func=_cmd_keys_list)
-    p = keys_parser(
-        "add",
-        "add a new random key as decrypt-only",
-        "Add a new random key in state 'decrypt'. On a missing file, create the file\n"
-        "with the new key as primary (the first key of a new keyring).",
-    )
-    p.add_argument("--id", help="key id (default: k + today's date, e.g. k20261130)")
-    p.set_defaults(func=_cmd_keys_add)
-    p = keys_parser(
-        "promote",
-        "make a key primary; the old primary becomes decrypt-only",
-        "Make key ID the primary (it seals new cookies); the old primary becomes\n"
-        "decrypt-only. Deploy the key to every instance before promoting it.",
-    )
-    p.add_argument("key_id", metavar="ID")
-    p.set_defaults(func=_cmd_keys_promote)
-    p = keys_parser(
-        "retire",
-        "retire a decrypt-only key (never the primary)",
-        "Retire key ID: cookies sealed under it no longer open. The primary is refused.",
-    )
-    p.add_argument("key_id", metavar="ID")
-    p.set_defaults(func=_cmd_keys_retire)
 
-    inspect = sub.add_parser(
+def _add_inspect(add_parser: _AddParser) -> None:
+    inspect = _command(
+        add_parser,
         "inspect",
-        help="open a session cookie and show what it holds, or why it is rejected",
-        description=(
-            "Open a session cookie with the keys from the environment (COOKIESESS_KEYS_FILE\n"
-            "or COOKIESESS_KEYS) or --keys-file, and print its data, key, chunks, sizes\n"
-            "against the budget and deadlines. VALUE is a cookie value (several values are\n"
-            "the chunks in order), NAME=VALUE pairs, or a whole Cookie header; with no\n"
-            "VALUE or '-', it is read from stdin. A rejected cookie prints\n"
-            "'rejected: REASON' on stderr and exits 1."
-        ),
-        epilog=_EPILOG,
-        formatter_class=fmt,
+        "open a session cookie and show what it holds, or why it is rejected",
+        "Open a session cookie with the keys from the environment (COOKIESESS_KEYS_FILE\n"
+        "or COOKIESESS_KEYS) or --keys-file, and print its data, key, chunks, sizes\n"
+        "against the budget and deadlines. VALUE is a cookie value (several values are\n"
+        "the chunks in order), NAME=VALUE pairs, or a whole Cookie header; with no\n"
+        "VALUE or '-', it is read from stdin. A rejected cookie prints\n"
+        "'rejected: REASON' on stderr and exits 1.",
+        _cmd_inspect,
     )
-    inspect.add_argument("values", nargs="*", metavar="VALUE")
-    inspect.add_argument("--keys-file", metavar="PATH", help="JSON or TOML key file")
-    inspect.add_argument("--cookie-name", default="session", help="base cookie name (session)")
-    inspect.add_argument("--app-namespace", default="", help="the app's app_namespace ('')")
-    inspect.add_argument(
-        "--max-cookie-bytes", type=int, default=4096, metavar="N", help="budget per cookie (4096)"
-    )
-    inspect.add_argument(
-        "--max-total-bytes", type=int, default=6000, metavar="N", help="total budget (6000)"
-    )
-    inspect.add_argument(
-        "--idle-timeout", type=int, metavar="SECONDS", help="the app's idle_timeout, if any"
-    )
-    inspect.add_argument(
-        "--sqlite", metavar="PATH", help="SQLite store file, to read a store reference's data"
-    )
-    inspect.add_argument("--json", action="store_true", help="print one JSON object")
-    inspect.set_defaults(func=_cmd_inspect)
+    add = inspect.add_argument
+    add("values", nargs="*", metavar="VALUE")
+    add("--keys-file", metavar="PATH", help="JSON or TOML key file")
+    add("--cookie-name", default="session", help="base cookie name (session)")
+    add("--app-namespace", default="", help="the app's app_namespace ('')")
+    add("--max-cookie-bytes", type=int, default=4096, metavar="N", help="budget per cookie (4096)")
+    add("--max-total-bytes", type=int, default=6000, metavar="N", help="total budget (6000)")
+    add("--idle-timeout", type=int, metavar="SECONDS", help="the app's idle_timeout, if any")
+    add("--sqlite", metavar="PATH", help="SQLite store file, to read a store reference's data")
+    add("--json", action="store_true", help="print one JSON object")
 
-    demo = sub.add_parser(
+
+def _add_demo(add_parser: _AddParser) -> None:
+    demo = _command(
+        add_parser,
         "demo",
-        help="run the demo app (needs uvicorn)",
-        description=(
-            "Serve the demo app with uvicorn: a page showing the session, its cookies, its\n"
-            "size against the budget and the switch to the SQLite store, with live key rotation."
-        ),
-        epilog=_EPILOG,
-        formatter_class=fmt,
+        "run the demo app (needs uvicorn)",
+        "Serve the demo app with uvicorn: a page showing the session, its cookies, its\n"
+        "size against the budget and the switch to the SQLite store, with live key rotation.",
+        _cmd_demo,
     )
     demo.add_argument("--host", default="127.0.0.1", help="interface (127.0.0.1)")
     demo.add_argument("--port", type=int, default=8000, help="port (8000)")
     demo.add_argument(
         "--store", metavar="PATH", help="SQLite store file (default: a temporary file)"
     )
-    demo.set_defaults(func=_cmd_demo)
-    return parser
 
 
 # -- keygen ---------------------------------------------------------------------
@@ -266,20 +254,8 @@ def _key_file(args: argparse.Namespace) -> str:
     return os.path.realpath(str(args.file))
 
 
-def _is_toml(path: str) -> bool:
-    if path.endswith(".toml"):
-        return True
-    if path.endswith(".json"):
-        return False
-    try:
-        with open(path, "rb") as fp:
-            return not fp.read(4096).lstrip().startswith(b"{")
-    except FileNotFoundError:
-        return False
-
-
 def _load_keys(path: str) -> dict[str, Any]:
-    data = read_key_file(path)
+    data = keyfile.read(path)
     Keyring.from_mapping(data, source=path)  # every problem at once, never a secret
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
@@ -389,86 +365,32 @@ def _cmd_keys_retire(args: argparse.Namespace) -> int:
 
 def _save_keys(path: str, data: dict[str, Any]) -> None:
     Keyring.from_mapping(data, source=path)  # never write a file that would not load
-    text = _dump_toml(data) if _is_toml(path) else json.dumps(data, indent=2) + "\n"
-    _write_atomic(path, text)
+    keyfile.write(path, data)
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """Replace `path` with `text`: same-directory temp file, fsync, rename, fsync the dir."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            os.fchmod(fp.fileno(), 0o600)  # mkstemp's default; explicit as the contract
-            fp.write(text)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-# A TOML writer for what key files hold (tomllib only reads): top-level values,
-# then one [[keys]] table per key; nested values become inline tables/arrays.
-_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
-_TOML_ESCAPES.update({"\f": "\\f", "\r": "\\r"})
-
-
-def _dump_toml(data: Mapping[str, Any]) -> str:
-    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data.items() if k != "keys"]
-    for entry in _entries(data):
-        if lines:
-            lines.append("")
-        lines.append("[[keys]]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in entry.items())
-    return "\n".join(lines) + "\n"
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_str(key)
-
-
-def _toml_str(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _TOML_ESCAPES:
-            out.append(_TOML_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_str(value)
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + items + " }" if items else "{}"
-    raise _UsageError(f"cannot write a {type(value).__name__} value to TOML")
+_KEY_ACTIONS: Final = (
+    ("list", "show key ids, states and creation dates", "List the keys of a file.", _cmd_keys_list),
+    (
+        "add",
+        "add a new random key as decrypt-only",
+        "Add a new random key in state 'decrypt'. On a missing file, create the file\n"
+        "with the new key as primary (the first key of a new keyring).",
+        _cmd_keys_add,
+    ),
+    (
+        "promote",
+        "make a key primary; the old primary becomes decrypt-only",
+        "Make key ID the primary (it seals new cookies); the old primary becomes\n"
+        "decrypt-only. Deploy the key to every instance before promoting it.",
+        _cmd_keys_promote,
+    ),
+    (
+        "retire",
+        "retire a decrypt-only key (never the primary)",
+        "Retire key ID: cookies sealed under it no longer open. The primary is refused.",
+        _cmd_keys_retire,
+    ),
+)
 
 
 # -- inspect -------------------------------------------------------------------

@@ -23,11 +23,11 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-from . import _b64, codec
+from . import _b64, codec, keyfile
 from .asgi import Message, Receive, Scope, Send, SessionMiddleware
 from .cookies import parse_cookie_header
 from .engine import META_BYTES, Inspection, SessionEngine
@@ -121,8 +121,6 @@ class DemoApp:
     def _save_keys(self) -> None:
         if self.keys_file is None:
             return
-        from .cli import _write_atomic
-
         now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         keys = [(k, k.state) for k in self.engine.keyring.keys]
         keys += [(k, "retired") for k in self._retired]
@@ -135,7 +133,7 @@ class DemoApp:
             }
             for k, state in keys
         ]
-        _write_atomic(self.keys_file, json.dumps({"keys": entries}, indent=2) + "\n")
+        keyfile.write(self.keys_file, {"keys": entries})
 
     # -- requests --------------------------------------------------------------
 
@@ -168,40 +166,15 @@ class DemoApp:
 
     def _act(self, path: str, session: Session, form: Mapping[str, list[str]]) -> str | None:
         """Apply one form action; return its notice code, or None for an unknown path."""
-        field = form.get
-        if path == "/login":
-            session["user"] = (field("user", [""])[0].strip() or "guest")[:40]
-            session.regenerate()
-        elif path == "/note":
-            size = {"4096": 4096}.get(field("size", [""])[0], 1024)
-            notes = session.setdefault("notes", [])
-            head = f"note {len(notes) + 1}, {size} bytes: "
-            notes.append(head + _b64.encode(os.urandom(size))[: size - len(head)])
-        elif path == "/note/remove":
-            notes = session.get("notes") or []
-            if notes:
-                notes.pop()
-            if not notes:
-                session.pop("notes", None)
-            return "unnote"
-        elif path == "/notes/clear":
-            session.pop("notes", None)
-            return "clear"
-        elif path == "/text":
-            text = field("text", [""])[0][:_MAX_TEXT]
-            if text:
-                session["text"] = text
-            else:
-                session.pop("text", None)
-        elif path == "/regenerate":
-            session.regenerate()
-        elif path == "/logout":
-            session.destroy()
-        elif path == "/rotate":
+        if path == "/rotate":
             self.rotate()
-        else:
+            return "rotate"
+        action = _SESSION_ACTIONS.get(path)
+        if action is None:
             return None
-        return path.strip("/").replace("/", "-")
+        notice, apply = action
+        apply(session, form)
+        return notice
 
     def _inspect(self, cookies: Mapping[str, str]) -> Inspection | str | None:
         try:
@@ -369,6 +342,52 @@ class DemoApp:
             f"logged-in users stay logged in and are re-sealed on their next request.{where}</p>"
             "</section>"
         )
+
+
+def _field(form: Mapping[str, list[str]], name: str) -> str:
+    return form.get(name, [""])[0]
+
+
+def _login(session: Session, form: Mapping[str, list[str]]) -> None:
+    session["user"] = (_field(form, "user").strip() or "guest")[:40]
+    session.regenerate()
+
+
+def _add_note(session: Session, form: Mapping[str, list[str]]) -> None:
+    size = {"4096": 4096}.get(_field(form, "size"), 1024)
+    notes = session.setdefault("notes", [])
+    head = f"note {len(notes) + 1}, {size} bytes: "
+    notes.append(head + _b64.encode(os.urandom(size))[: size - len(head)])
+
+
+def _remove_note(session: Session, form: Mapping[str, list[str]]) -> None:
+    notes = session.get("notes") or []
+    if notes:
+        notes.pop()
+    if not notes:
+        session.pop("notes", None)
+
+
+def _save_text(session: Session, form: Mapping[str, list[str]]) -> None:
+    text = _field(form, "text")[:_MAX_TEXT]
+    if text:
+        session["text"] = text
+    else:
+        session.pop("text", None)
+
+
+_SESSION_ACTIONS: Final[
+    dict[str, tuple[str, Callable[[Session, Mapping[str, list[str]]], None]]]
+] = {
+    "/login": ("login", _login),
+    "/note": ("note", _add_note),
+    "/note/remove": ("unnote", _remove_note),
+    "/notes/clear": ("clear", lambda session, form: session.pop("notes", None)),
+    "/text": ("text", _save_text),
+    "/regenerate": ("regenerate", lambda session, form: session.regenerate()),
+    "/logout": ("logout", lambda session, form: session.destroy()),
+}
+"""Form actions on the session: path -> (notice code, action)."""
 
 
 def _cookies_card(cookies: Mapping[str, str], name: str) -> str:

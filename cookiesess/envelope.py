@@ -12,20 +12,20 @@ to exactly 40 characters, so the first chunk alone tells the count and kind.
 AAD = label || header || lp8(app namespace) || lp8(purpose) || lp8(cookie
 name): a token moved to another app, purpose, cookie name or version fails to
 open. Authenticate first, parse after. Every failure
-raises `InvalidToken`, and nothing else escapes `unseal`. No I/O, no clock.
+raises `InvalidToken`, and nothing else escapes `unseal`. The cipher, its
+nonces and derived keys live in `cookiesess.xaes`. No I/O, no clock.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Final, NamedTuple
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import _b64
 from .exceptions import InvalidToken
-from .keys import Key, Keyring, Purpose, _Subkey
+from .keys import Key, Keyring, Purpose
+from .xaes import NONCE_BYTES
 
 __all__ = [
     "HEADER_CHARS",
@@ -43,21 +43,16 @@ __all__ = [
     "sealed_chars",
     "unseal",
     "unseal_bytes",
-    "xaes_decrypt",
-    "xaes_encrypt",
 ]
 
 VERSION: Final = 1
-HEADER_BYTES: Final = 30
+HEADER_BYTES: Final = 6 + NONCE_BYTES  # version, kind|count, wire key id, nonce
 HEADER_CHARS: Final = 40
 TAG_BYTES: Final = 16
-NONCE_BYTES: Final = 24
 OVERHEAD_BYTES: Final = HEADER_BYTES + TAG_BYTES
 MAX_CHUNKS: Final = 10
 MAX_TOKEN_CHARS: Final = MAX_CHUNKS * 4096
 _LABEL: Final = b"cookiesess\x00"
-DERIVED_CACHE_SIZE: Final = 4096
-"""Derived XAES keys kept per subkey (about 0.5 MB when full); see `keys._Subkey`."""
 _KINDS: Final[dict[str, int]] = {"session": 0, "ref": 1, "record": 2}
 _PURPOSES: Final[tuple[Purpose, ...]] = ("session", "ref", "record")
 
@@ -85,41 +80,6 @@ def aad_context(*, app_namespace: str, purpose: Purpose, name: str) -> bytes:
     )
 
 
-def _derive(subkey: _Subkey, prefix: bytes) -> AESGCM:
-    # C2SP XAES-256-GCM: Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1), one ECB call.
-    n12 = int.from_bytes(prefix, "big")
-    blocks = (subkey.mask ^ (n12 << 128 | n12)).to_bytes(32, "big")
-    return AESGCM(subkey.ecb().update(blocks))
-
-
-def _remember(subkey: _Subkey, prefix: bytes, aead: AESGCM) -> None:
-    derived = subkey.derived
-    if len(derived) >= DERIVED_CACHE_SIZE:
-        derived.clear()  # atomic, unlike evicting one entry while other threads insert
-    derived[prefix] = aead
-
-
-def xaes_encrypt(subkey: _Subkey, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """XAES-256-GCM encryption with a 24-byte nonce; returns ciphertext || tag."""
-    prefix = nonce[:12]
-    aead = _derive(subkey, prefix)
-    sealed = aead.encrypt(nonce[12:], plaintext, aad)
-    _remember(subkey, prefix, aead)  # the browser sends this token back next request
-    return sealed
-
-
-def xaes_decrypt(subkey: _Subkey, nonce: bytes, data: bytes, aad: bytes) -> bytes:
-    """XAES-256-GCM decryption; raises `cryptography.exceptions.InvalidTag`."""
-    prefix = nonce[:12]
-    aead = subkey.derived.get(prefix)
-    if aead is not None:
-        return aead.decrypt(nonce[12:], data, aad)
-    aead = _derive(subkey, prefix)
-    plaintext = aead.decrypt(nonce[12:], data, aad)
-    _remember(subkey, prefix, aead)  # only once authenticated
-    return plaintext
-
-
 def sealed_chars(plaintext_len: int) -> int:
     """Return the length in characters of the token for a plaintext of this size."""
     n = HEADER_BYTES + plaintext_len + TAG_BYTES
@@ -135,14 +95,15 @@ def seal(
     chunks: int = 1,
 ) -> str:
     """Seal `plaintext` under the primary key; `context` comes from `aad_context`."""
-    return _b64.encode(
-        _seal_raw(keyring.primary, os.urandom(NONCE_BYTES), plaintext, purpose, context, chunks)
-    )
+    key = keyring.primary
+    nonce = key.aead(purpose).new_nonce()
+    return _b64.encode(_seal_raw(key, nonce, plaintext, purpose, context, chunks))
 
 
 def seal_bytes(keyring: Keyring, plaintext: bytes, *, purpose: Purpose, context: bytes) -> bytes:
     """Seal `plaintext` as raw bytes (for store records, which need no base64)."""
-    return _seal_raw(keyring.primary, os.urandom(NONCE_BYTES), plaintext, purpose, context, 1)
+    key = keyring.primary
+    return _seal_raw(key, key.aead(purpose).new_nonce(), plaintext, purpose, context, 1)
 
 
 def _seal_raw(
@@ -153,10 +114,11 @@ def _seal_raw(
     context: bytes,
     chunks: int,
 ) -> bytes:
+    """Seal with a given nonce: the seal path, and fixed nonces for vectors and fuzzing."""
     if not 1 <= chunks <= MAX_CHUNKS:
         raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")
     header = bytes((VERSION, _KINDS[purpose] << 4 | chunks)) + key.wire_id + nonce
-    return header + xaes_encrypt(key.aead(purpose), nonce, plaintext, _LABEL + header + context)
+    return header + key.aead(purpose).encrypt(nonce, plaintext, _LABEL + header + context)
 
 
 class Header(NamedTuple):
@@ -186,11 +148,13 @@ def read_header(first_chunk: str) -> Header:
     return Header(_PURPOSES[kind], count)
 
 
-# Every header `peek_header` can return, by (kind, count): no tuple per call.
-_HEADERS: Final = {
-    (kind, count): Header(purpose, count)
+# The first 3 characters of every valid header -> what it claims: they encode the
+# version, the kind and count byte, and the top 2 bits of the first key-id byte.
+_PEEK: Final = {
+    _b64.encode(bytes((VERSION, kind << 4 | count, top << 6)))[:3]: Header(purpose, count)
     for kind, purpose in enumerate(_PURPOSES)
     for count in range(1, MAX_CHUNKS + 1)
+    for top in range(4)
 }
 
 
@@ -204,15 +168,9 @@ def peek_header(first_chunk: str) -> Header | None:
     them (a chunked token, a store reference) still calls `read_header`.
     Nothing here is authenticated.
     """
-    if len(first_chunk) < HEADER_CHARS or first_chunk[0] != "A":
+    if len(first_chunk) < HEADER_CHARS:
         return None
-    index = _b64._INDEX
-    c1 = index.get(first_chunk[1])
-    c2 = index.get(first_chunk[2])
-    if c1 is None or c2 is None or c1 >> 4 != VERSION:
-        return None
-    # byte 0 = A(0) << 2 | c1 >> 4 (the version); byte 1 = (c1 & 15) << 4 | c2 >> 2.
-    return _HEADERS.get((c1 & 0x0F, c2 >> 2))
+    return _PEEK.get(first_chunk[:3])
 
 
 def unseal(keyring: Keyring, token: str, *, purpose: Purpose, context: bytes) -> Opened:
@@ -245,11 +203,8 @@ def unseal_bytes(keyring: Keyring, raw: bytes, *, purpose: Purpose, context: byt
     if key is None:
         raise InvalidToken("unknown_key")
     try:
-        plaintext = xaes_decrypt(
-            key.aead(purpose),
-            raw[6:HEADER_BYTES],
-            raw[HEADER_BYTES:],
-            _LABEL + raw[:HEADER_BYTES] + context,
+        plaintext = key.aead(purpose).decrypt(
+            raw[6:HEADER_BYTES], raw[HEADER_BYTES:], _LABEL + raw[:HEADER_BYTES] + context
         )
     except InvalidTag:
         raise InvalidToken("auth_failed") from None

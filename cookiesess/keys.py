@@ -4,36 +4,38 @@ A key is 32 random bytes with a human id (``k2``) and a state: ``primary``
 (seals and opens; exactly one), ``decrypt`` (opens only; tokens it opens are
 re-sealed under the primary) or ``retired`` (kept in files for the record, never
 loaded). Each key has a derived 4-byte wire id for O(1) lookup, and HKDF-SHA256
-subkeys per purpose. Never logs, prints or reprs key bytes. No I/O except the
-explicit `Keyring.from_file` / `from_env` loaders.
+subkeys per purpose: XAES-256-GCM keys (`cookiesess.xaes`) and HMAC keys.
+Never logs, prints or reprs key bytes. No I/O except the explicit
+`Keyring.from_file` (through `cookiesess.keyfile`) and `from_env` loaders.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import math
 import os
 import secrets
-import threading
-import tomllib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from . import _b64
+from . import _b64, keyfile
 from .exceptions import KeyringError
+from .xaes import XAESKey
 
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-__all__ = ["FORMAT_VERSION", "KEY_STATES", "Key", "KeyState", "Keyring"]
+__all__ = [
+    "FORMAT_VERSION",
+    "KEY_STATES",
+    "Key",
+    "KeyState",
+    "Keyring",
+    "MacPurpose",
+    "Purpose",
+]
 
 KeyState = Literal["primary", "decrypt", "retired"]
 KEY_STATES: Final = ("primary", "decrypt", "retired")
@@ -67,55 +69,16 @@ _WEAK_PREFIXES: Final = ("django-insecure-",)
 MIN_SECRET_CHARS: Final = 32
 MIN_PASSPHRASE_CHARS: Final = 16
 
-Purpose = Literal["session", "ref", "record", "store-key", "deny-key"]
-
-
-class _Subkey:
-    """An XAES-256-GCM key: the AES-256 key plus the per-key KDF state.
-
-    XAES derives a fresh AES-256-GCM key per nonce with two AES block calls
-    (C2SP XAES-256-GCM). ``K1 = dbl(AES_K(0^128))`` is computed once here; the
-    ECB context is kept per thread because cipher contexts are not thread-safe.
-
-    ``derived`` memoizes the derived AES-GCM objects by the nonce's first 12
-    bytes (the derivation is a pure function of them): a browser re-sends the
-    same cookie on every request, so its key is derived once, not per request.
-    Filled only with nonces this process sealed or authenticated (a forged
-    token cannot churn it) and emptied when full (`envelope.DERIVED_CACHE_SIZE`).
-    """
-
-    __slots__ = ("_cipher", "_local", "derived", "mask")
-
-    def __init__(self, key: bytes) -> None:
-        self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - single-block KDF
-        self._local = threading.local()
-        l_block = int.from_bytes(self.ecb().update(bytes(16)), "big")
-        k1 = (l_block << 1) & ((1 << 128) - 1)
-        if l_block >> 127:
-            k1 ^= 0x87
-        # The two KDF input blocks are M_i = 0x00 || i || "X" || 0x00 || N[:12], XORed
-        # with K1; precomputed as one 256-bit int, so a message XORs N[:12] in once.
-        m1, m2 = 0x00015800 << 96, 0x00025800 << 96
-        self.mask: int = ((m1 ^ k1) << 128) | (m2 ^ k1)
-        self.derived: dict[bytes, AESGCM] = {}
-
-    def ecb(self) -> CipherContext:
-        """Return this thread's ECB encryptor for the single-block KDF calls."""
-        local = self._local
-        try:
-            return local.ctx  # type: ignore[no-any-return]
-        except AttributeError:
-            ctx = local.ctx = self._cipher.encryptor()
-            return ctx
-
-    def __repr__(self) -> str:
-        return "<subkey>"
+Purpose = Literal["session", "ref", "record"]
+"""What a sealed value is for; each purpose has its own XAES-256-GCM subkey."""
+MacPurpose = Literal["store-key"]
+"""What an HMAC subkey is for."""
 
 
 class Key:
     """One master key: an id, a state, and derived subkeys. Its repr hides the bytes."""
 
-    __slots__ = ("_master", "_subkeys", "id", "state", "wire_id")
+    __slots__ = ("_aead", "_mac", "_master", "id", "state", "wire_id")
 
     def __init__(self, key_id: str, secret: bytes, state: KeyState = "primary") -> None:
         if type(secret) is not bytes or len(secret) != KEY_BYTES:
@@ -128,25 +91,26 @@ class Key:
         self.state: KeyState = state
         self._master = secret
         self.wire_id: bytes = self._hkdf(b"kid", 4)
-        self._subkeys: dict[str, object] = {}
+        self._aead: dict[str, XAESKey] = {}
+        self._mac: dict[str, bytes] = {}
 
     def _hkdf(self, label: bytes, length: int) -> bytes:
         info = b"cookiesess/v%d/" % FORMAT_VERSION + label
         return HKDF(hashes.SHA256(), length, b"cookiesess", info).derive(self._master)
 
-    def aead(self, purpose: Purpose) -> _Subkey:
-        """Return the XAES subkey for `purpose` (cached)."""
-        sub = self._subkeys.get(purpose)
+    def aead(self, purpose: Purpose) -> XAESKey:
+        """Return the XAES-256-GCM subkey for `purpose` (cached)."""
+        sub = self._aead.get(purpose)
         if sub is None:
-            sub = self._subkeys[purpose] = _Subkey(self._hkdf(purpose.encode(), 32))
-        return sub  # type: ignore[return-value]
+            sub = self._aead[purpose] = XAESKey(self._hkdf(purpose.encode(), 32))
+        return sub
 
-    def mac_key(self, purpose: Purpose) -> bytes:
+    def mac_key(self, purpose: MacPurpose) -> bytes:
         """Return the HMAC-SHA256 subkey for `purpose` (cached)."""
-        sub = self._subkeys.get(purpose)
+        sub = self._mac.get(purpose)
         if sub is None:
-            sub = self._subkeys[purpose] = self._hkdf(purpose.encode(), 32)
-        return sub  # type: ignore[return-value]
+            sub = self._mac[purpose] = self._hkdf(purpose.encode(), 32)
+        return sub
 
     def same_secret(self, other: Key) -> bool:
         """Return whether two keys hold the same bytes (constant time)."""
@@ -271,7 +235,7 @@ class Keyring:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
         """Load a JSON or TOML key file: ``{"keys": [{"id", "state", "secret"}, ...]}``."""
-        return cls.from_mapping(read_key_file(path), source=os.fspath(path))
+        return cls.from_mapping(keyfile.read(path), source=os.fspath(path))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object], *, source: str = "keyring") -> Keyring:
@@ -339,28 +303,6 @@ class Keyring:
                 continue
             keys.append(Key(f"s{n}", master, state))
         return cls(keys, _problems=problems)
-
-
-def read_key_file(path: str | os.PathLike[str]) -> dict[str, object]:
-    """Read a JSON or TOML key file (by extension; JSON when it starts with '{')."""
-    where = os.fspath(path)
-    try:
-        with open(path, "rb") as fp:
-            raw = fp.read()
-    except OSError as exc:
-        raise KeyringError(f"cannot read key file {where}: {exc.strerror}") from None
-    try:
-        if where.endswith(".toml") or not raw.lstrip().startswith(b"{"):
-            return tomllib.loads(raw.decode("utf-8"))
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        # The message of a JSON/TOML error may quote the file's text: keep only its kind.
-        raise KeyringError(
-            f"key file {where} is not valid JSON or TOML ({type(exc).__name__})"
-        ) from None
-    if not isinstance(data, dict):
-        raise KeyringError(f"key file {where}: expected an object with a 'keys' list")
-    return data
 
 
 def _key_from_entry(
@@ -443,8 +385,3 @@ def bytes_weakness(data: bytes) -> str | None:
 def _is_known_weak(text: str) -> bool:
     folded = text.strip().lower()
     return folded in _KNOWN_WEAK or folded.startswith(_WEAK_PREFIXES)
-
-
-def derived_id(secret: bytes) -> str:
-    """Return a short stable id for a secret (hex of a hash; reveals nothing)."""
-    return hashlib.sha256(b"cookiesess/key-id\x00" + secret).hexdigest()[:8]

@@ -15,6 +15,7 @@ import decimal
 import hashlib
 import itertools
 import math
+import os
 import types
 import uuid
 from collections.abc import Iterator, Mapping
@@ -22,8 +23,8 @@ from typing import Any
 from unittest import mock
 
 from cookiesess import Keyring, Session, SessionConfig, SessionEngine
-from cookiesess import envelope as _envelope
 from cookiesess import session as _session_mod
+from cookiesess import xaes as _xaes
 from cookiesess.cookies import parse_cookie_header
 from cookiesess.keys import Key
 
@@ -148,10 +149,12 @@ def deterministic(seed: bytes) -> Iterator[None]:
             out += hashlib.sha256(seed + block).digest()
         return out[:n]
 
-    fake_os = types.SimpleNamespace(urandom=urandom)
+    fake_os = types.SimpleNamespace(urandom=urandom, getpid=os.getpid)
     fake_secrets = types.SimpleNamespace(token_bytes=urandom)
+    # A fresh nonce source makes every key draw a new sealing prefix from `urandom`.
     with (
-        mock.patch.object(_envelope, "os", fake_os),
+        mock.patch.object(_xaes, "os", fake_os),
+        mock.patch.object(_xaes, "_RANDOM", _xaes._Randomness()),
         mock.patch.object(_session_mod, "secrets", fake_secrets),
     ):
         yield

@@ -18,7 +18,7 @@ import pytest
 
 from cookiesess import InvalidToken, Keyring, SessionEngine
 from cookiesess._b64 import encode as b64
-from cookiesess.cli import _dump_toml, main
+from cookiesess.cli import main
 from cookiesess.engine import Inspection
 from cookiesess.stores import MemoryStore, SQLiteStore
 from tests.helpers import SECRET_A, SECRET_B, Browser, ring_of
@@ -200,22 +200,19 @@ def test_keys_file_from_env_and_loose_mode(
     assert states(path) == {"a": "primary", "b": "decrypt"}
 
 
-def test_toml_writer_round_trips(tmp_path: Path) -> None:
-    data: dict[str, Any] = {
-        "comment": 'quote " backslash \\ newline \n tab \t del \x7f é ✓',
-        "version": 3,
-        "ratio": 0.5,
-        "on": True,
-        "when": dt.datetime(2026, 11, 30, 1, 2, 3, tzinfo=dt.UTC),
-        "day": dt.date(2026, 11, 30),
-        "tags": ["a", 1],
-        "nested": {"x y": 1, "z": {"w": "v"}},
-        "keys": [{"id": "k1", "state": "primary", "secret": b64(SECRET_A), "note with space": ""}],
-    }
-    assert tomllib.loads(_dump_toml(data)) == data
+def test_keys_refuses_to_rewrite_a_toml_file_it_cannot_keep(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A TOML key file with a value key files do not hold is left alone (exit 2, named)."""
     path = tmp_path / "keys.toml"
-    path.write_text(_dump_toml(data))
-    assert Keyring.from_file(path).primary.id == "k1"
+    text = f'ratio = 0.5\n\n[[keys]]\nid = "a"\nstate = "primary"\nsecret = "{b64(SECRET_A)}"\n'
+    path.write_text(text)
+
+    code, _, err = run(capsys, "keys", "add", "--id", "b", "--file", str(path))
+
+    assert code == 2
+    assert "'ratio' holds a float" in err
+    assert path.read_text() == text
 
 
 def test_toml_keeps_extra_fields_through_rotation(

@@ -1,125 +1,36 @@
-"""XAES-256-GCM and the token format."""
+"""The token format: layout, binding, opening; the cipher is tested in test_xaes.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import cmac
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation, Mode
-from hypothesis import given, settings
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cookiesess import InvalidToken, Keyring, _b64
 from cookiesess.envelope import (
-    DERIVED_CACHE_SIZE,
+    HEADER_BYTES,
     HEADER_CHARS,
     _seal_raw,
     aad_context,
+    peek_header,
     read_header,
     seal,
+    seal_bytes,
     sealed_chars,
     unseal,
-    xaes_decrypt,
-    xaes_encrypt,
+    unseal_bytes,
 )
-from cookiesess.keys import Key, _Subkey
+from cookiesess.keys import FORMAT_VERSION, Key
+from tests.unit.test_xaes import reference_xaes
 
-VECTORS = json.loads(
-    (Path(__file__).parents[3] / "shared" / "vectors" / "xaes-256-gcm.json").read_text()
-    if (Path(__file__).parents[3] / "shared").exists()
-    else (Path(__file__).parent / "xaes-256-gcm.json").read_text()
-)
 CTX = aad_context(app_namespace="app", purpose="session", name="session")
-
-
-@pytest.mark.parametrize("vector", VECTORS["vectors"])
-def test_c2sp_vectors(vector: dict[str, Any]) -> None:
-    """Both C2SP vectors encrypt and decrypt exactly."""
-    key = _Subkey(bytes.fromhex(vector["key_hex"]))
-    nonce = vector["nonce_ascii"].encode()
-    plaintext = vector["plaintext_ascii"].encode()
-    aad = vector["aad_ascii"].encode()
-    sealed = xaes_encrypt(key, nonce, plaintext, aad)
-    assert sealed.hex() == vector["ciphertext_and_tag_hex"]
-    assert xaes_decrypt(key, nonce, sealed, aad) == plaintext  # derived key memoized
-    cold = _Subkey(bytes.fromhex(vector["key_hex"]))
-    assert xaes_decrypt(cold, nonce, sealed, aad) == plaintext  # derived afresh
-    assert xaes_encrypt(cold, nonce, plaintext, aad) == sealed  # memoized by the decrypt
-
-
-def test_derived_keys_are_memoized_only_once_authentic() -> None:
-    """A sealed or authenticated nonce's key is kept; a forged token's never is."""
-    ring = Keyring.generate()
-    subkey = ring.primary.aead("session")
-    subkey.derived.clear()
-    token = seal(ring, b"data", purpose="session", context=CTX)
-    assert len(subkey.derived) == 1
-    subkey.derived.clear()
-    assert unseal(ring, token, purpose="session", context=CTX).plaintext == b"data"
-    assert len(subkey.derived) == 1
-
-    raw = bytearray(_b64.decode(token))
-    raw[6] ^= 1  # another nonce prefix: a forgery the key does not open
-    with pytest.raises(InvalidToken):
-        unseal(ring, _b64.encode(bytes(raw)), purpose="session", context=CTX)
-    assert bytes(raw[6:18]) not in subkey.derived
-    assert len(subkey.derived) == 1
-
-
-def test_derived_key_memo_is_bounded() -> None:
-    """The memo never grows past DERIVED_CACHE_SIZE entries per subkey."""
-    subkey = _Subkey(bytes(32))
-    for i in range(DERIVED_CACHE_SIZE + 10):
-        xaes_encrypt(subkey, i.to_bytes(24, "big"), b"", b"")
-    assert 0 < len(subkey.derived) <= DERIVED_CACHE_SIZE
-
-
-def test_c2sp_accumulated_10000() -> None:
-    """The spec's 10,000-iteration accumulated check matches."""
-    spec = VECTORS["accumulated"]
-    stream = hashlib.shake_128().digest(4_000_000)
-    assert stream[:16].hex() == spec["stream_first16_hex"]
-    pos = 0
-
-    def read(n: int) -> bytes:
-        nonlocal pos
-        pos += n
-        return stream[pos - n : pos]
-
-    out = hashlib.shake_128()
-    for _ in range(spec["iterations"]):
-        key, nonce = read(32), read(24)
-        plaintext = read(read(1)[0])
-        aad = read(read(1)[0])
-        out.update(xaes_encrypt(_Subkey(key), nonce, plaintext, aad))
-    assert out.hexdigest(32) == spec["expected_hex"]
-
-
-@settings(max_examples=200)
-@given(key=st.binary(min_size=32, max_size=32), nonce=st.binary(min_size=24, max_size=24))
-def test_manual_kdf_equals_kbkdf_cmac(key: bytes, nonce: bytes) -> None:
-    """The hand-rolled subkey derivation equals cryptography's SP 800-108 KBKDF-CMAC."""
-    kdf = KBKDFCMAC(
-        algorithms.AES,
-        Mode.CounterMode,
-        length=32,
-        rlen=2,
-        llen=None,
-        location=CounterLocation.BeforeFixed,
-        label=None,
-        context=None,
-        fixed=b"X\x00" + nonce[:12],
-    )
-    derived = kdf.derive(key)
-    expected = AESGCM(derived).encrypt(nonce[12:], b"msg", b"aad")
-    assert xaes_encrypt(_Subkey(key), nonce, b"msg", b"aad") == expected
-    assert cmac  # imported for readers: KBKDFCMAC is CMAC-based
+FIXTURE = json.loads((Path(__file__).parent / "envelope-v1-tokens.json").read_text())
 
 
 @given(st.binary(max_size=5000))
@@ -203,3 +114,81 @@ def test_invalid_token_is_opaque() -> None:
     assert str(info.value) == ""
     assert info.value.args == ()
     assert repr(info.value) == "InvalidToken(reason='unknown_key')"
+
+
+# -- the wire format does not change with the nonce scheme ---------------------------
+
+
+def fixture_context(case: dict[str, Any]) -> bytes:
+    ctx = aad_context(
+        app_namespace=case["app_namespace"], purpose=case["purpose"], name=case["name"]
+    )
+    return ctx + bytes.fromhex(case.get("extra_context_hex", ""))
+
+
+def test_tokens_sealed_with_per_seal_nonces_still_open() -> None:
+    """Tokens sealed before the per-process prefix (a fresh nonce per seal) open unchanged."""
+    ring = Keyring([Key(FIXTURE["key_id"], bytes.fromhex(FIXTURE["key_hex"]))])
+
+    for case in FIXTURE["tokens"]:
+        opened = unseal(ring, case["token"], purpose=case["purpose"], context=fixture_context(case))
+        assert opened.plaintext.hex() == case["plaintext_hex"]
+        assert opened.chunks == case["chunks"]
+    for case in FIXTURE["raw"]:
+        raw = bytes.fromhex(case["sealed_hex"])
+        opened = unseal_bytes(ring, raw, purpose=case["purpose"], context=fixture_context(case))
+        assert opened.plaintext.hex() == case["plaintext_hex"]
+
+
+def reference_unseal(master: bytes, raw: bytes, purpose: str, context: bytes) -> bytes:
+    """Open a raw token from the format's description alone: HKDF subkey, KBKDF-CMAC, AES-GCM."""
+    info = b"cookiesess/v%d/%s" % (FORMAT_VERSION, purpose.encode())
+    subkey = HKDF(hashes.SHA256(), 32, b"cookiesess", info).derive(master)
+    nonce = raw[6:HEADER_BYTES]
+    aad = b"cookiesess\x00" + raw[:HEADER_BYTES] + context
+    return reference_xaes(subkey, nonce).decrypt(nonce[12:], raw[HEADER_BYTES:], aad)
+
+
+def test_new_tokens_open_with_an_independent_xaes() -> None:
+    """Tokens under the per-process prefix open by per-token derivation, as older versions do."""
+    master = bytes.fromhex(FIXTURE["key_hex"])
+    ring = Keyring([Key("a", master)])
+    for purpose in ("session", "ref"):
+        ctx = aad_context(app_namespace="app", purpose=purpose, name="__Host-s")
+        for i in range(3):
+            token = seal(ring, b"p%d" % i, purpose=purpose, context=ctx, chunks=i + 1)  # type: ignore[arg-type]
+            assert reference_unseal(master, _b64.decode(token), purpose, ctx) == b"p%d" % i
+    ctx = aad_context(app_namespace="", purpose="record", name="session") + b"sid"
+    raw = seal_bytes(ring, b"record", purpose="record", context=ctx)
+    assert reference_unseal(master, raw, "record", ctx) == b"record"
+
+
+def test_peek_header_agrees_with_read_header() -> None:
+    """For every 3-character start, peek_header says what read_header says (None: invalid)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    tail = "A" * (HEADER_CHARS - 3)
+    known = 0
+    for a in alphabet:
+        for b in alphabet:
+            for c in alphabet:
+                text = a + b + c + tail
+                peeked = peek_header(text)
+                if peeked is None:
+                    with pytest.raises(InvalidToken):
+                        read_header(text)
+                    continue
+                known += 1
+                assert peeked == read_header(text)
+                assert peek_header(text[:-1]) is None
+    assert known == 3 * 10 * 4
+
+
+@pytest.mark.parametrize("purpose", ["session", "ref", "record"])
+@pytest.mark.parametrize("chunks", range(1, 11))
+def test_peek_header_knows_every_valid_header(purpose: str, chunks: int) -> None:
+    """Every header the envelope writes is recognised by the 3-character fast path."""
+    ring = Keyring.generate()
+    for _ in range(8):  # several wire ids: the third character carries 2 of their bits
+        token = seal(ring, b"x", purpose=purpose, context=CTX, chunks=chunks)  # type: ignore[arg-type]
+        assert peek_header(token) == read_header(token) == (purpose, chunks)
+        ring = Keyring.generate()

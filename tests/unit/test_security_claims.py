@@ -17,20 +17,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import cookiesess.engine
-from cookiesess import InvalidToken, Session, SessionEngine, SessionTooLarge, _b64, codec
-from cookiesess import envelope as envelope_mod
+from cookiesess import InvalidToken, Session, SessionEngine, SessionTooLarge, _b64, codec, xaes
 from cookiesess.cookies import MAX_AGE_CAP, MAX_HEADER_CHARS, SetCookie, parse_cookie_header
-from cookiesess.envelope import (
-    HEADER_BYTES,
-    MAX_CHUNKS,
-    NONCE_BYTES,
-    aad_context,
-    read_header,
-    seal,
-    xaes_encrypt,
-)
-from cookiesess.keys import FORMAT_VERSION, Key, _Subkey
+from cookiesess.envelope import HEADER_BYTES, MAX_CHUNKS, aad_context, read_header, seal
+from cookiesess.keys import FORMAT_VERSION, Key
 from cookiesess.session import SID_BYTES
+from cookiesess.xaes import NONCE_BYTES, RANDOM_BLOCK_BYTES, XAESKey
 from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, DictStore, ring_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,24 +42,27 @@ class TestConstruction:
     """XAES-256-GCM with 192-bit random nonces under per-purpose HKDF subkeys."""
 
     def test_nonces_are_fresh_192_bit_random_values(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Every seal draws a new 24-byte nonce from os.urandom and writes it in the header."""
-        requested: list[int] = []
+        """Every seal writes a new 24-byte nonce made of bytes drawn from os.urandom."""
+        drawn: list[bytes] = []
         real = os.urandom
 
         def spy(n: int) -> bytes:
-            requested.append(n)
-            return real(n)
+            drawn.append(real(n))
+            return drawn[-1]
 
         monkeypatch.setattr(os, "urandom", spy)
+        monkeypatch.setattr(xaes, "_RANDOM", xaes._Randomness())  # nothing drawn before the spy
 
         raws = [
             _b64.decode(seal(RING, b"same", purpose="session", context=CTX)) for _ in range(2000)
         ]
 
-        assert requested == [NONCE_BYTES] * 2000
+        assert {len(block) for block in drawn} == {RANDOM_BLOCK_BYTES}
         assert NONCE_BYTES * 8 == 192
-        nonces = {raw[6:HEADER_BYTES] for raw in raws}
-        assert len(nonces) == 2000
+        nonces = [raw[6:HEADER_BYTES] for raw in raws]
+        assert len(set(nonces)) == 2000
+        pool = b"|".join(drawn)
+        assert all(n[:12] in pool and n[12:] in pool for n in nonces)
         assert len({raw[HEADER_BYTES:] for raw in raws}) == 2000
 
     @pytest.mark.parametrize("purpose", ["session", "ref", "record"])
@@ -78,12 +73,12 @@ class TestConstruction:
         expected = HKDF(hashes.SHA256(), 32, b"cookiesess", info).derive(SECRET_A)
         nonce = bytes(range(24))
 
-        ours = xaes_encrypt(key.aead(purpose), nonce, b"p", b"aad")  # type: ignore[arg-type]
+        ours = key.aead(purpose).encrypt(nonce, b"p", b"aad")  # type: ignore[arg-type]
 
-        assert ours == xaes_encrypt(_Subkey(expected), nonce, b"p", b"aad")
+        assert ours == XAESKey(expected).encrypt(nonce, b"p", b"aad")
         others = {"session", "ref", "record"} - {purpose}
         for other in others:
-            assert ours != xaes_encrypt(key.aead(other), nonce, b"p", b"aad")  # type: ignore[arg-type]
+            assert ours != key.aead(other).encrypt(nonce, b"p", b"aad")  # type: ignore[arg-type]
 
     def test_cookie_values_hold_no_plaintext(self) -> None:
         """Neither the data nor the session id appear in the cookie, raw or base64-decoded."""
@@ -126,13 +121,13 @@ class TestConstruction:
         visit(engine, browser, blob="z" * 6000)
         assert len(browser.jar) >= 2
         attempts: list[int] = []
-        real = envelope_mod.xaes_decrypt
+        real = XAESKey.decrypt
 
-        def counting(*args: Any) -> bytes:
+        def counting(self: XAESKey, *args: Any) -> bytes:
             attempts.append(1)
-            return real(*args)
+            return real(self, *args)
 
-        monkeypatch.setattr(envelope_mod, "xaes_decrypt", counting)
+        monkeypatch.setattr(XAESKey, "decrypt", counting)
 
         cookies = browser.cookies
         variants = [
