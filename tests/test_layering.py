@@ -69,6 +69,7 @@ CORE = {
     "exceptions",
     "keys",
     "session",
+    "xaes",
 }
 CLOCK_FREE = CORE - {"config", "_drive"}  # the default clock; timing failed store calls
 

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-import cookiesess.engine
+import cookiesess._opening
 from cookiesess import InvalidToken, Session, SessionEngine, SessionTooLarge, _b64, codec, xaes
 from cookiesess.cookies import MAX_AGE_CAP, MAX_HEADER_CHARS, SetCookie, parse_cookie_header
 from cookiesess.envelope import HEADER_BYTES, MAX_CHUNKS, aad_context, read_header, seal
@@ -99,7 +99,7 @@ class TestConstruction:
         """A token that fails the AEAD never reaches the CBOR decoder or the metadata parser."""
         calls: list[str] = []
         monkeypatch.setattr(codec, "decode", lambda data: calls.append("decode"))
-        monkeypatch.setattr(cookiesess.engine, "unpack", lambda *a: calls.append("parse"))
+        monkeypatch.setattr(cookiesess._opening, "unpack", lambda *a: calls.append("parse"))
         engine = SessionEngine(RING, clock=lambda: NOW)
         token = seal(RING, b"\xa0", purpose="session", context=CTX)
         tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
