@@ -4,7 +4,8 @@
 12 KB of CBOR, the median µs of one seal (`SessionEngine.commit` of a changed
 session), one open (`SessionEngine.load` of the cookies) and both, against the
 raw floor (cbor2 + AES-256-GCM with a cached key + base64url, no header, no
-checks). Ratios are paired (same round).
+checks). Ratios are paired (same round). The last column is seal+open with an
+``on_event`` hook set (a no-op) over the same without: the cost of the hook.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def payload(size: int) -> dict[str, object]:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    engine = SessionEngine(Keyring.generate(), max_total_bytes=40960)
+    ring = Keyring.generate()
+    engine = SessionEngine(ring, max_total_bytes=40960)
+    observed = SessionEngine(ring, max_total_bytes=40960, on_event=lambda event: None)
     key = AESGCM(os.urandom(32))
     benches = []
     for label, size in SIZES.items():
@@ -47,8 +50,10 @@ def main() -> None:
             session.update(data)
             return engine.commit(session, {})
 
-        def both(data: dict[str, object] = data) -> None:
-            lines = seal(data)
+        def both(data: dict[str, object] = data, engine: SessionEngine = engine) -> None:
+            session = engine.load({})
+            session.update(data)
+            lines = engine.commit(session, {})
             engine.load(parse_cookie_header("; ".join(x.partition(";")[0] for x in lines)))
 
         def raw(data: dict[str, object] = data) -> None:
@@ -61,15 +66,21 @@ def main() -> None:
         benches.append(sync_bench(f"open {label}", lambda jar=jar: engine.load(jar), group=label))
         benches.append(sync_bench(f"ours {label}", both, group=label))
         benches.append(sync_bench(f"raw {label}", raw, group=label))
+        benches.append(
+            sync_bench(f"events {label}", lambda data=data: both(data, observed), group=label)
+        )
     stats = measure(benches, rounds=11 if quick else 41, target_s=0.01, label="core")
-    print("| session | seal (µs) | open (µs) | seal+open (µs) | raw cbor2+AESGCM (µs) | ratio |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| session | seal (µs) | open (µs) | seal+open (µs) | raw cbor2+AESGCM (µs) | ratio "
+        "| on_event set / unset |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for label in SIZES:
         s, o = stats[f"seal {label}"], stats[f"open {label}"]
         a, b = stats[f"ours {label}"], stats[f"raw {label}"]
         print(
             f"| {label} | {s.median:.1f} | {o.median:.1f} | {a.median:.1f} | {b.median:.1f} "
-            f"| {paired_ratio(a, b):.2f}x |"
+            f"| {paired_ratio(a, b):.2f}x | {paired_ratio(stats[f'events {label}'], a):.3f}x |"
         )
 
 

@@ -387,7 +387,7 @@ class SessionEngine:
         plaintext = pack(state) + session._data_bytes()
         token, count, ops = self._place(session, plaintext, now)
         after = None
-        if self._on_event is not None:
+        if self._on_event is not None and (ops or state.reseal):
             in_store = any(op[1] == "set" for op in ops)
             after = self._reporter(session, in_store, sealed_chars(len(plaintext)))
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
@@ -440,8 +440,8 @@ class SessionEngine:
             ops.append(self._release(session))
         return self._fallback.seal_ref(self.keyring, pack(state) + EMPTY_DATA), 1, ops
 
-    def _reporter(self, session: Session, in_store: bool, size: int) -> Callable[[], None]:
-        """What to report once a write's store calls have succeeded."""
+    def _reporter(self, session: Session, in_store: bool, size: int) -> Callable[[], None] | None:
+        """What to report once a write's store calls have succeeded (None: nothing)."""
         state = session._state
         events = []
         if in_store and state.source is None:
@@ -450,6 +450,8 @@ class SessionEngine:
             events.append(SessionEvent(kind="moved_to_cookie"))
         if state.reseal:
             events.append(SessionEvent(kind="resealed", key_id=self.keyring.primary.id))
+        if not events:
+            return None
 
         def report() -> None:
             for event in events:
