@@ -22,10 +22,11 @@ from tests.adapters.fw_support import ADAPTER_TESTS, REPO, clean_env, free_port,
 
 pytest.importorskip("django")
 
-CHECKS = ADAPTER_TESTS / "djangoproj" / "checks.py"
+CHECK_FILES = [ADAPTER_TESTS / "djangoproj" / f for f in ("checks.py", "checks_engine.py")]
 CHECK_NAMES = [
-    node.name
-    for node in ast.parse(CHECKS.read_text()).body
+    f"{path.stem}::{node.name}"
+    for path in CHECK_FILES
+    for node in ast.parse(path.read_text()).body
     if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
 ]
 USERNAME = "alice"
@@ -52,7 +53,7 @@ def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def check_results(
     project_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str | None]:
-    """Run djangoproj/checks.py once; map each check to None (passed) or its failure."""
+    """Run the djangoproj checks once; map ``file::check`` to None (passed) or its failure."""
     report = tmp_path_factory.mktemp("junit") / "checks.xml"
     run = subprocess.run(
         [
@@ -64,10 +65,11 @@ def check_results(
             "no:cacheprovider",
             "-p",
             "pytest_timeout",  # plugin autoload is off: it is slow and not needed here
+            "--continue-on-collection-errors",
             "--confcutdir",
-            str(CHECKS.parent),
+            str(CHECK_FILES[0].parent),
             f"--junitxml={report}",
-            str(CHECKS),
+            *map(str, CHECK_FILES),
         ],
         check=False,
         env={**project_env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
@@ -81,15 +83,17 @@ def check_results(
     results: dict[str, str | None] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         problem = next(iter(case), None)
-        results[case.attrib["name"]] = (
-            None if problem is None else f"{problem.tag}: {problem.text or problem.attrib}"
-        )
+        module = case.attrib["classname"].rpartition(".")[2]
+        name = case.attrib["name"].partition("[")[0]  # parametrized cases report together
+        failure = None if problem is None else f"{problem.tag}: {problem.text or problem.attrib}"
+        if results.get(f"{module}::{name}") is None:
+            results[f"{module}::{name}"] = failure
     return results
 
 
 @pytest.mark.parametrize("name", CHECK_NAMES)
 def test_django_behaviour(check_results: dict[str, str | None], name: str) -> None:
-    """Each check of djangoproj/checks.py passes under the real Django project."""
+    """Each check of djangoproj/checks*.py passes under the real Django project."""
     assert name in check_results, f"{name} was not run"
     if check_results[name] is not None:
         pytest.fail(check_results[name])

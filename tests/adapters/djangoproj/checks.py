@@ -22,6 +22,7 @@ django.setup()
 
 from django.contrib.auth import alogin, alogout, get_user_model  # noqa: E402
 from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.contrib.sessions.backends.base import SessionBase  # noqa: E402
 from django.contrib.sessions.middleware import (  # noqa: E402
     SessionMiddleware as DjangoSessionMiddleware,
 )
@@ -35,6 +36,7 @@ from djangoproj.bootstrap import PASSWORD, USERNAME  # noqa: E402
 from tests.helpers import FlakyStore  # noqa: E402
 
 AGE = 1_209_600
+NAME = "sessionid"
 KEYS = "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"  # as in settings.COOKIESESS
 factory = RequestFactory()
 View = Callable[[HttpRequest], HttpResponse]
@@ -935,3 +937,107 @@ def test_lazy_async_round_trip() -> None:
     """Through Django's ASGI stack with lazy=True, an async view's session persists."""
     with override_settings(COOKIESESS={"keys": KEYS, "lazy": True}):
         test_async_client_round_trip()
+
+
+# -- request.session: the whole SessionBase API (issue 11 item 10) ------------------------
+
+
+def public_api() -> list[str]:
+    return sorted(name for name in dir(SessionBase) if not name.startswith("_"))
+
+
+def open_session(view: Any, *, lazy: bool = False, cookie: str = "") -> tuple[Any, Any]:
+    options = {"keys": KEYS, "lazy": lazy}
+    with override_settings(COOKIESESS=options):
+        request = factory.get("/", HTTP_COOKIE=cookie)
+        response = SessionMiddleware(view)(request)
+    return request, response
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_request_session_has_every_session_base_method(lazy: bool) -> None:
+    """Every public name of the installed Django's SessionBase is on request.session."""
+    missing: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        missing.extend(name for name in public_api() if not hasattr(request.session, name))
+        return HttpResponse("ok")
+
+    open_session(view, lazy=lazy)
+
+    assert missing == []
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("status", [500, 503])
+def test_load_after_a_5xx_has_nothing_saved(lazy: bool, status: int) -> None:
+    """Django's test_session_save_on_500/5xx: load() after a 5xx has no "hello"."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        request.session["hello"] = "world"
+        return HttpResponse("Horrible error", status=status)
+
+    request, response = open_session(view, lazy=lazy)
+
+    assert "hello" not in request.session.load()
+    assert response.cookies == {}
+
+
+def test_load_returns_what_the_client_holds() -> None:
+    """load() reads the stored session: the request's cookie, or what this response set."""
+    _, first = open_session(lambda r: (r.session.__setitem__("a", 1), HttpResponse())[1])
+    cookie = f"{NAME}={first.cookies[NAME].value}"
+    seen: list[Any] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        request.session["a"] = 2
+        seen.append(request.session.load())
+        return HttpResponse("ok")
+
+    request, _ = open_session(view, cookie=cookie)
+
+    assert seen == [{"a": 1}]
+    assert request.session.load() == {"a": 2}
+
+
+def test_exists_delete_and_clear_expired() -> None:
+    """exists(key), delete() (the session is emptied and its cookie expired), clear_expired()."""
+    _, first = open_session(lambda r: (r.session.__setitem__("a", 1), HttpResponse())[1])
+    cookie = f"{NAME}={first.cookies[NAME].value}"
+    seen: dict[str, Any] = {}
+
+    def view(request: HttpRequest) -> HttpResponse:
+        s = request.session
+        seen["exists"] = (s.exists(s.session_key), s.exists(None), s.exists("nope-nope"))
+        s.delete()
+        seen["after"] = (dict(s), s.session_key)
+        seen["clear_expired"] = type(s).clear_expired()
+        return HttpResponse("ok")
+
+    _, response = open_session(view, cookie=cookie)
+
+    assert seen == {"exists": (True, False, False), "after": ({}, None), "clear_expired": None}
+    assert response.cookies[NAME]["max-age"] == "0"
+
+
+def test_async_load_exists_delete() -> None:
+    """aload, aexists, adelete and aclear_expired behave like their sync twins."""
+    _, first = open_session(lambda r: (r.session.__setitem__("a", 1), HttpResponse())[1])
+    cookie = f"{NAME}={first.cookies[NAME].value}"
+    seen: dict[str, Any] = {}
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        s = request.session
+        await s.aset("a", 2)
+        seen["load"] = await s.aload()
+        seen["exists"] = await s.aexists(s.session_key)
+        await s.adelete()
+        seen["after"] = dict(s)
+        seen["clear"] = await type(s).aclear_expired()
+        return HttpResponse("ok")
+
+    with override_settings(COOKIESESS={"keys": KEYS}):
+        response = asyncio.run(SessionMiddleware(view)(factory.get("/", HTTP_COOKIE=cookie)))
+
+    assert seen == {"load": {"a": 1}, "exists": True, "after": {}, "clear": None}
+    assert response.cookies[NAME]["max-age"] == "0"

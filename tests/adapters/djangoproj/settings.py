@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
+    "django.contrib.sessions",  # only for its clearsessions command
 ]
 MIDDLEWARE = [
     "cookiesess.django.SessionMiddleware",  # instead of django.contrib.sessions'
@@ -33,6 +34,8 @@ DATABASES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 
+# Django's test client, auth.login outside a request and clearsessions use this.
+SESSION_ENGINE = "cookiesess.django"
 COOKIESESS = {"keys": "t1:M08xMqzGRaRwNBrYCFAP0KzVLX3o3BR-F8KyVde4rTQ"}
 CSRF_USE_SESSIONS = True
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

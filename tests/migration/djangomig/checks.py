@@ -195,6 +195,30 @@ def test_legacy_cookie_under_another_name_is_expired(switch: Switch, client: htt
     assert second.json()["user"] == "alice"
 
 
+def test_legacy_cookie_of_the_same_name_on_another_path_is_expired(
+    switch: Switch, client: httpx.Client
+) -> None:
+    """Same name, another Path: both Set-Cookie lines reach the jar, which keeps only ours."""
+    ((_, legacy_path, _),) = session_cookies(client)
+    switch.current = cookiesess_app(path="/private/")
+
+    first = client.get("/private/")
+    second = client.get("/private/")
+
+    assert legacy_path == "/"
+    assert first.json()["user"] == "alice"
+    lines = set_cookies(first, "sessionid")
+    assert len(lines) == 2
+    assert any("Max-Age=0" in line and "Path=/;" in line for line in lines)
+    assert any("Max-Age=0" not in line and "Path=/private/;" in line for line in lines)
+    ((name, path, value),) = session_cookies(client)
+    assert (name, path) == ("sessionid", "/private/")
+    assert f"sessionid={value}" in sent(second)
+    assert sent(second).count("sessionid=") == 1
+    assert second.json()["user"] == "alice"
+    assert set_cookies(second, "sessionid") == []
+
+
 def test_tampered_legacy_cookie_gives_a_fresh_session(switch: Switch, client: httpx.Client) -> None:
     """One character changed: logged out, reason legacy_rejected."""
     (cookie,) = [c for c in client.cookies.jar if c.name == "sessionid"]
