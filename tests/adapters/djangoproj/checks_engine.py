@@ -98,10 +98,11 @@ def test_logout_clears_the_login() -> None:
 
 def test_async_client_force_login() -> None:
     """AsyncClient.aforce_login / alogin work the same way."""
+    user = alice()
 
     async def run() -> tuple[int, bool, int]:
         client = AsyncClient()
-        await client.aforce_login(alice())
+        await client.aforce_login(user)
         forced = (await client.get("/private/")).status_code
         other = AsyncClient()
         ok = await other.alogin(username=USERNAME, password=PASSWORD)
