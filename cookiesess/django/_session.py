@@ -29,6 +29,7 @@ from cookiesess.engine import SessionEngine
 from cookiesess.session import LazySession
 
 __all__ = [
+    "EXPIRY_KEY",
     "DjangoSession",
     "LazyDjangoSession",
     "adopt_expiry",
@@ -36,10 +37,11 @@ __all__ = [
     "client_cookies",
     "forget",
     "prepare",
+    "set_django_expiry",
 ]
 
 _NOT_GIVEN: Final = object()
-_EXPIRY_KEY: Final = "_session_expiry"
+EXPIRY_KEY: Final = "_session_expiry"
 
 
 class DjangoSession(AdapterSession):
@@ -233,6 +235,13 @@ class DjangoSession(AdapterSession):
         """Return whether the session cookie ends with the browser session."""
         return self.max_age is None
 
+    def expiry_setting(self) -> int | None:
+        """Return the ``set_expiry`` value in effect: None (the default), 0 or seconds."""
+        max_age = self.max_age
+        if max_age == self._config_max_age:
+            return None
+        return 0 if max_age is None else max_age
+
     # -- test cookie ---------------------------------------------------------
 
     def set_test_cookie(self) -> None:
@@ -400,13 +409,20 @@ def adopt_expiry(session: DjangoSession) -> None:
     here it becomes the cookie's Max-Age (and deadline), and the next write
     seals the data without it.
     """
+    if not dict.__contains__(session, EXPIRY_KEY):
+        return  # the usual request: nothing to adopt, nothing marked changed
     accessed = session.accessed
-    expiry = session.pop(_EXPIRY_KEY, None)
+    expiry = session.pop(EXPIRY_KEY, None)
     session.accessed = accessed
+    set_django_expiry(session, expiry)
+
+
+def set_django_expiry(session: DjangoSession, expiry: object) -> None:
+    """Apply a value Django keeps as ``"_session_expiry"``: ISO text, seconds, or None."""
     try:
         if isinstance(expiry, str):
             session.set_expiry(_dt.datetime.fromisoformat(expiry))
-        elif type(expiry) is int:
+        elif type(expiry) is int or expiry is None:
             session.set_expiry(expiry)
     except (ValueError, OverflowError):
         pass  # not a value Django writes: keep the default expiry

@@ -10,9 +10,6 @@ opens what the middleware set.
 
 from __future__ import annotations
 
-import datetime as _dt
-from typing import Any
-
 from django.contrib.sessions.backends.base import (  # type: ignore[import-untyped]  # django ships no type hints
     SessionBase,
 )
@@ -21,11 +18,9 @@ from cookiesess.exceptions import SessionTooLarge
 from cookiesess.session import Session
 
 from ._config import cookie_age, store_engine
-from ._session import DjangoSession, aforget, forget, prepare
+from ._session import EXPIRY_KEY, DjangoSession, aforget, forget, prepare, set_django_expiry
 
 __all__ = ["SessionStore"]
-
-_EXPIRY_KEY = "_session_expiry"
 
 
 class SessionStore(SessionBase):  # type: ignore[misc]  # Django's base class is untyped
@@ -94,7 +89,13 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django's base class is
     def _opened(self, session: Session) -> DjangoSession:
         if session.new:
             self._session_key = None  # an unknown key is dropped, never reused
-        return self._bind(session)
+        bound = self._bind(session)
+        expiry = bound.expiry_setting()
+        if expiry is not None and not dict.__contains__(bound, EXPIRY_KEY):
+            # Django keeps set_expiry in the data; the middleware keeps it on the
+            # cookie. Shown the Django way here (untracked: not a change by itself).
+            dict.__setitem__(bound, EXPIRY_KEY, expiry)
+        return bound
 
     # -- SessionBase's storage methods ----------------------------------------
 
@@ -181,7 +182,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django's base class is
         if not dict.__len__(session) and not session.new:
             # Emptied: the engine would delete the cookie; Django saves an empty session.
             session = self._session_cache = self._new()
-        _cookie_expiry(session, dict.get(session, _EXPIRY_KEY))
+        set_django_expiry(session, dict.get(session, EXPIRY_KEY))
         session.save()
         return session
 
@@ -207,14 +208,3 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django's base class is
             self._session_key = None
             self._session_cache = self._new()
             self.modified = True
-
-
-def _cookie_expiry(session: DjangoSession, expiry: Any) -> None:
-    """Put Django's ``_session_expiry`` value (kept in the data, as Django does) on the cookie."""
-    try:
-        if isinstance(expiry, str):
-            session.set_expiry(_dt.datetime.fromisoformat(expiry))
-        elif type(expiry) is int or expiry is None:
-            session.set_expiry(expiry)
-    except (ValueError, OverflowError):
-        pass  # not a value Django writes: keep the default expiry

@@ -633,6 +633,7 @@ def test_store_failure_on_load_answers_503(flaky: FlakyStore) -> None:
 
     assert response.status_code == 503
     assert response.cookies == {}
+    assert response.headers["Cache-Control"] == "no-store"
     assert ran == []
 
 
@@ -644,6 +645,7 @@ def test_store_failure_on_save_answers_503(flaky: FlakyStore) -> None:
 
     assert response.status_code == 503
     assert response.cookies == {}
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_store_failure_async(flaky: FlakyStore) -> None:

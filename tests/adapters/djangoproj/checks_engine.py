@@ -222,3 +222,51 @@ def test_clearsessions_command_succeeds() -> None:
     call_command("clearsessions")
 
     assert SessionStore.clear_expired() is None
+
+
+def test_expiry_round_trips_between_middleware_and_session_store() -> None:
+    """set_expiry(0) in a view shows in SessionStore, and survives its save()."""
+
+    def remember_not(request: HttpRequest) -> HttpResponse:
+        request.session["a"] = 1
+        request.session.set_expiry(0)
+        return HttpResponse("ok")
+
+    response = SessionMiddleware(remember_not)(factory.get("/"))
+    session = SessionStore(response.cookies[NAME].value)
+    at_close = session.get_expire_at_browser_close()
+    session["b"] = 2
+    session.save()
+    lines: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        lines.append(str(request.session.get_expire_at_browser_close()))
+        request.session["c"] = 3
+        return HttpResponse("ok")
+
+    after = SessionMiddleware(view)(factory.get("/", HTTP_COOKIE=f"{NAME}={session.session_key}"))
+
+    assert at_close is True
+    assert lines == ["True"]
+    assert "Max-Age" not in after.cookies[NAME].OutputString()
+
+
+def test_engine_alone_under_djangos_own_middleware() -> None:
+    """SESSION_ENGINE alone, with django.contrib.sessions' middleware: one-cookie sessions work."""
+    from django.contrib.sessions.middleware import SessionMiddleware as DjangoMiddleware
+
+    def write(request: HttpRequest) -> HttpResponse:
+        request.session["cart"] = [1]
+        return HttpResponse("ok")
+
+    def read(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(repr(request.session.get("cart")))
+
+    first = DjangoMiddleware(write)(factory.get("/"))
+    value = first.cookies[NAME].value
+    second = DjangoMiddleware(read)(factory.get("/", HTTP_COOKIE=f"{NAME}={value}"))
+    ours = SessionMiddleware(read)(factory.get("/", HTTP_COOKIE=f"{NAME}={value}"))
+
+    assert inspect(value).mode == "cookie"
+    assert second.content == b"[1]"
+    assert ours.content == b"[1]"
