@@ -46,6 +46,8 @@ settings.configure(
         "django.contrib.contenttypes",
         "django.contrib.messages",
     ],
+    # Django's test client (login, force_login, client.session) builds sessions with this.
+    SESSION_ENGINE="cookiesess.django",
     MIDDLEWARE=[
         "cookiesess.django.SessionMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
