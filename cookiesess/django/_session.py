@@ -50,6 +50,8 @@ class DjangoSession(AdapterSession):
     ``set_expiry`` maps onto the cookie: seconds set its Max-Age, 0 makes it
     a browser-session cookie, a datetime or timedelta also shortens the
     server-side deadline (which is never extended), None restores the default.
+    ``session_key`` is the session id (stable until ``cycle_key``/``flush``),
+    not the cookie value, which changes at every write.
     """
 
     TEST_COOKIE_NAME: Final = "testcookie"

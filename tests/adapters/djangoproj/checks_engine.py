@@ -270,3 +270,31 @@ def test_engine_alone_under_djangos_own_middleware() -> None:
     assert inspect(value).mode == "cookie"
     assert second.content == b"[1]"
     assert ours.content == b"[1]"
+
+
+def test_one_cookie_limit_matches_the_middlewares_first_cookie() -> None:
+    """SessionStore takes exactly what the middleware fits in one cookie, and not a byte more."""
+
+    def saves(size: int) -> bool:
+        session = SessionStore()
+        session["d"] = b"x" * size
+        try:
+            session.save()
+        except SessionTooLarge:
+            return False
+        return True
+
+    low, high = 1000, 8000  # saves(low), not saves(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if saves(middle) else (low, middle)
+    engine = SessionMiddleware(lambda request: None).engine
+
+    def cookies_for(size: int) -> list[str]:
+        session = engine.new_session()
+        session["d"] = b"x" * size
+        return engine.commit(session, {}, secure=True)
+
+    assert len(cookies_for(low)) == 1
+    assert len(cookies_for(low)[0]) <= engine.config.max_cookie_bytes
+    assert len(cookies_for(high)) == 2
