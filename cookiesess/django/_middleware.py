@@ -19,6 +19,7 @@ from django.contrib.sessions.middleware import (  # type: ignore[import-untyped]
 from django.http import HttpResponse  # type: ignore[import-untyped]  # django ships no type hints
 from django.utils.cache import patch_vary_headers  # type: ignore[import-untyped]  # django ships no type hints
 
+from cookiesess._http import STORE_UNAVAILABLE
 from cookiesess.cookies import parse_cookie_header, private_cache_control, request_is_secure
 from cookiesess.exceptions import StoreError
 
@@ -228,12 +229,11 @@ def _request_cookies(request: Any) -> dict[str, str]:
 
 
 def _unavailable(failed: Any = None) -> Any:
-    """Return a bare 503 (no Set-Cookie), closing the response it replaces."""
+    """Return the shared outage 503 (no Set-Cookie, no-store), closing the response it replaces."""
     logger.warning("cookiesess: session store failed; answering 503", exc_info=True)
     if failed is not None:
         failed.close()
-    response = HttpResponse(
-        "Service Unavailable", status=503, content_type="text/plain; charset=utf-8"
-    )
-    response.headers["Cache-Control"] = "no-store"
+    outage = STORE_UNAVAILABLE
+    response = HttpResponse(outage.body, status=outage.status, content_type=outage.content_type)
+    response.headers["Cache-Control"] = outage.cache_control
     return response
