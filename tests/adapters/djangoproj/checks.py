@@ -1043,3 +1043,16 @@ def test_async_load_exists_delete() -> None:
 
     assert seen == {"load": {"a": 1}, "exists": True, "after": {}, "clear": None}
     assert response.cookies[NAME]["max-age"] == "0"
+
+
+@pytest.mark.parametrize("valid_first", [True, False])
+def test_valid_cookie_wins_over_junk_of_the_same_name(valid_first: bool) -> None:
+    """Two values of the session cookie's name: the one that opens is used, whatever the order."""
+    cookie = loaded(user="alice")
+    pairs = [cookie, f"{NAME}=junk"]
+    if not valid_first:
+        pairs.reverse()
+
+    _, response = serve(lambda r: HttpResponse(str(r.session.get("user"))), cookie="; ".join(pairs))
+
+    assert response.content == b"alice"
