@@ -24,7 +24,7 @@ from cookiesess.cookies import parse_cookie_header, private_cache_control, reque
 from cookiesess.exceptions import StoreError
 
 from ._config import cookie_age, engine_from_settings
-from ._session import DjangoSession, LazyDjangoSession, adopt_expiry, prepare
+from ._session import DjangoSession, LazyDjangoSession, adopt_expiry, is_deletion, prepare
 
 __all__ = ["SessionMiddleware"]
 
@@ -203,7 +203,7 @@ def _apply(response: Any, lines: list[str]) -> Any:
     extra = 0
     # Setting lines first: the one that sets our cookie takes its name's key in
     # response.cookies, where Django and its test client look for it.
-    for line in sorted(lines, key=_is_deletion):
+    for line in sorted(lines, key=is_deletion):
         morsel = _SetCookieMorsel(line)
         name = morsel.key
         if name in ours:
@@ -218,10 +218,6 @@ def _apply(response: Any, lines: list[str]) -> Any:
     patch_vary_headers(response, ("Cookie",))
     response.headers["Cache-Control"] = private_cache_control(response.headers.get("Cache-Control"))
     return response
-
-
-def _is_deletion(line: str) -> bool:
-    return "; Max-Age=0;" in line
 
 
 def _request_cookies(request: Any) -> dict[str, str]:

@@ -25,6 +25,7 @@ from django.utils.module_loading import (  # type: ignore[import-untyped]  # dja
 )
 
 from cookiesess._frameworks import AdapterSession
+from cookiesess.cookies import EXPIRED
 from cookiesess.engine import SessionEngine
 from cookiesess.session import LazySession
 
@@ -36,6 +37,7 @@ __all__ = [
     "aforget",
     "client_cookies",
     "forget",
+    "is_deletion",
     "prepare",
     "set_django_expiry",
 ]
@@ -430,6 +432,11 @@ def set_django_expiry(session: DjangoSession, expiry: object) -> None:
         pass  # not a value Django writes: keep the default expiry
 
 
+def is_deletion(line: str) -> bool:
+    """Return whether a Set-Cookie value the engine rendered deletes its cookie."""
+    return EXPIRED in line
+
+
 def client_cookies(request_cookies: Mapping[str, str], lines: list[str]) -> dict[str, str]:
     """The cookies the client holds once it applied `lines` (Set-Cookie values) to its own.
 
@@ -437,7 +444,7 @@ def client_cookies(request_cookies: Mapping[str, str], lines: list[str]) -> dict
     shares our name is applied first, so our own new value stays.
     """
     held = dict(request_cookies)
-    pairs = [(line.split(";", 1)[0].partition("="), "Max-Age=0" in line) for line in lines]
+    pairs = [(line.split(";", 1)[0].partition("="), is_deletion(line)) for line in lines]
     for (name, _, _), deleted in pairs:
         if deleted:
             held.pop(name, None)

@@ -18,7 +18,15 @@ from cookiesess.exceptions import SessionTooLarge
 from cookiesess.session import Session
 
 from ._config import cookie_age, store_engine
-from ._session import EXPIRY_KEY, DjangoSession, aforget, forget, prepare, set_django_expiry
+from ._session import (
+    EXPIRY_KEY,
+    DjangoSession,
+    aforget,
+    forget,
+    is_deletion,
+    prepare,
+    set_django_expiry,
+)
 
 __all__ = ["SessionStore"]
 
@@ -191,7 +199,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django's base class is
         key = None
         for line in lines:
             pair = line.split(";", 1)[0]
-            if "; Max-Age=0;" in line:
+            if is_deletion(line):
                 continue
             cookie, _, value = pair.partition("=")
             if cookie == name:
