@@ -16,11 +16,11 @@ are yielded as steps and run by `_drive`, so `load`/`aload` and
 from __future__ import annotations
 
 import dataclasses
-import enum
 import logging
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
+from ._decision import Action, decide
 from ._drive import Step, Steps, run_async, run_sync, then
 from ._fallback import Fallback
 from ._inspect import Inspection, inspection
@@ -28,26 +28,24 @@ from ._jar import Jar
 from ._lifetime import SKEW, Lifetime
 from ._migration import LegacyReader, Migration
 from ._opening import Opener
-from ._plaintext import EMPTY_DATA, META_BYTES, pack
+from ._placing import Placer
+from ._plaintext import META_BYTES, pack
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
 from .envelope import (
-    MAX_CHUNKS,
     aad_context,
     peek_header,
     read_header,
-    seal,
     sealed_chars,
 )
-from .events import SessionEvent, emit
+from .events import SessionEvent, emit, report, store_error, write_events
 from .exceptions import (
     ConfigurationError,
     InvalidToken,
     RejectReason,
-    SessionTooLarge,
     StoreError,
 )
 from .keys import Keyring
-from .session import LazySession, Session
+from .session import LazySession, Session, SessionState
 
 __all__ = [
     "DEFAULT_ABSOLUTE_TIMEOUT",
@@ -61,19 +59,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("cookiesess")
-
-
-class Action(enum.Enum):
-    """What a response does with the session's cookies: the commit's one decision."""
-
-    NOTHING = "nothing"
-    DELETE = "delete"
-    WRITE = "write"
-    """The data, the id or a lifecycle setting changed (or `Session.save`)."""
-    RESEAL = "reseal"
-    """Unchanged, but opened under a key that is no longer the primary."""
-    REFRESH = "refresh"
-    """Unchanged, but the activity time is due (or `Session.touch`)."""
 
 
 class SessionEngine:
@@ -130,11 +115,18 @@ class SessionEngine:
             if readers
             else None
         )
-        self._store = config.store
+        self._save_new = config.save_uninitialized
+        self._placer = Placer(
+            jar=self._jar,
+            lifetime=self._lifetime,
+            fallback=self._fallback,
+            context=self._ctx,
+            config=config,
+            on_event=config.on_event,
+        )
         self._denylist = config.denylist
         self._on_event = config.on_event
         self._on_error = None if config.on_event is None else self._store_failed
-        self._delete_if = callable(getattr(config.store, "delete_if", None))
 
     @property
     def session_class(self) -> type[Session]:
@@ -303,7 +295,7 @@ class SessionEngine:
         if found is None:
             return self._opener.fresh(now)
         data, encoded, reader = found
-        if self._store is None and not self._jar.fit(sealed_chars(META_BYTES + len(encoded))):
+        if self.config.store is None and not self._jar.fit(sealed_chars(META_BYTES + len(encoded))):
             # A compressed legacy cookie can inflate past our cookie budget.
             raise InvalidToken("too_large")
         session = self._opener.fresh(now, data)
@@ -369,7 +361,7 @@ class SessionEngine:
             if opened is None:
                 return []
             session = opened
-        action = self._decide(session, now)
+        action = decide(session, self._lifetime.refresh_due(session._state, now), self._save_new)
         if action is Action.NOTHING and self._migration is None:
             return []  # the usual read: nothing to write
         auto = self.config.secure == "auto"
@@ -379,107 +371,32 @@ class SessionEngine:
             return lines
         state = session._state
         if action is Action.DELETE:
-            ops = [] if state.source is None else [(self._store, "delete", (state.source[0],))]
+            ops = (
+                [] if state.source is None else [(self.config.store, "delete", (state.source[0],))]
+            )
             return then(ops, lines + self._jar.expire(cookies, secure))
         if state.retired and not session.new:
             self._lifetime.start(state, now)  # regenerate(): a fresh lifetime under a new id
         state.last = now
         plaintext = pack(state) + session._data_bytes()
-        token, count, ops = self._place(session, plaintext, now)
+        token, count, ops = self._placer.place(self.keyring, state, plaintext, now)
         after = None
         if self._on_event is not None and (ops or state.reseal):
-            in_store = any(op[1] == "set" for op in ops)
-            after = self._reporter(session, in_store, sealed_chars(len(plaintext)))
+            after = self._reporter(state, ops, sealed_chars(len(plaintext)))
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
         lines += self._jar.expire(cookies, secure, keep=count)
         return then(ops, lines, after)
 
-    def _decide(self, session: Session, now: int) -> Action:
-        """The one decision of a commit: what the response does with the cookies."""
-        state = session._state
-        empty = not dict.__len__(session)
-        if empty and (state.destroyed or (not session.new and session.modified)):
-            return Action.DELETE
-        if state.forced or state.destroyed:
-            return Action.WRITE
-        if session.new:
-            return Action.WRITE if not empty or self.config.save_uninitialized else Action.NOTHING
-        if session.modified:
-            return Action.WRITE
-        if state.reseal:
-            return Action.RESEAL
-        if state.refresh or self._lifetime.refresh_due(state, now):
-            return Action.REFRESH
-        return Action.NOTHING
-
-    def _place(self, session: Session, plaintext: bytes, now: int) -> tuple[str, int, list[Step]]:
-        """Seal into the cookie's chunks, or into the store behind a reference."""
-        state = session._state
-        ops: list[Step] = []
-        length = sealed_chars(len(plaintext))
-        count = self._jar.fit(length)
-        if count:
-            token = seal(
-                self.keyring, plaintext, purpose="session", context=self._ctx, chunks=count
-            )
-            if state.source is not None:
-                ops.append(self._release(session))
-            return token, count, ops
-        if self._store is None:
-            config = self.config
-            emit(self._on_event, SessionEvent(kind="too_large", size=length))
-            raise SessionTooLarge(
-                f"the sealed session needs {length} bytes of cookie value, over the budget "
-                f"(max_total_bytes={config.max_total_bytes}, max_cookie_bytes="
-                f"{config.max_cookie_bytes}, at most {MAX_CHUNKS} chunks); store less in the "
-                "session or configure a store (SessionConfig(store=...))"
-            )
-        key, record = self._fallback.seal_record(self.keyring, plaintext, state.sid)
-        ops.append((self._store, "set", (key, record, self._lifetime.store_ttl(state, now))))
-        if state.source is not None and state.source[0] != key:
-            ops.append(self._release(session))
-        return self._fallback.seal_ref(self.keyring, pack(state) + EMPTY_DATA), 1, ops
-
-    def _reporter(self, session: Session, in_store: bool, size: int) -> Callable[[], None] | None:
+    def _reporter(
+        self, state: SessionState, ops: list[Step], size: int
+    ) -> Callable[[], None] | None:
         """What to report once a write's store calls have succeeded (None: nothing)."""
-        state = session._state
-        events = []
-        if in_store and state.source is None:
-            events.append(SessionEvent(kind="moved_to_store", size=size))
-        elif not in_store and state.source is not None:
-            events.append(SessionEvent(kind="moved_to_cookie"))
-        if state.reseal:
-            events.append(SessionEvent(kind="resealed", key_id=self.keyring.primary.id))
-        if not events:
-            return None
-
-        def report() -> None:
-            for event in events:
-                emit(self._on_event, event)
-
-        return report
+        in_store = any(op[1] == "set" for op in ops)
+        events = write_events(state, in_store=in_store, size=size, primary=self.keyring.primary.id)
+        return (lambda: report(self._on_event, events)) if events else None
 
     def _store_failed(self, operation: str, error: StoreError, duration: float) -> None:
-        cause = type(error.__cause__ or error).__name__
-        event = SessionEvent(
-            kind="store_error", operation=operation, error=cause, duration=duration
-        )
-        emit(self._on_event, event)
-
-    def _release(self, session: Session) -> Step:
-        """The store call that drops the record `session` was read from, on a move.
-
-        A session moving into its cookie (or to another record key after a
-        key rotation) deletes its record only while the record still holds
-        what this request read: when a concurrent request rewrote it since,
-        that request's reference keeps opening. After `regenerate()` or
-        `destroy()` the old record goes whatever it holds.
-        """
-        state = session._state
-        key, record = state.source  # type: ignore[misc]
-        if state.retired or not self._delete_if:
-            return (self._store, "delete", (key,))
-        return (self._store, "delete_if", (key, record))
+        emit(self._on_event, store_error(operation, error, duration))
 
     def _legacy_lines(
         self, session: Session, cookies: Mapping[str, str], action: Action, now: int

@@ -12,9 +12,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-__all__ = ["EVENT_KINDS", "EventKind", "SessionEvent", "emit"]
+if TYPE_CHECKING:
+    from .session import SessionState
+
+__all__ = [
+    "EVENT_KINDS",
+    "EventKind",
+    "SessionEvent",
+    "emit",
+    "report",
+    "store_error",
+    "write_events",
+]
 
 logger = logging.getLogger("cookiesess")
 
@@ -64,3 +75,29 @@ def emit(hook: Callable[[SessionEvent], None] | None, event: SessionEvent) -> No
         hook(event)
     except Exception:  # a metrics hook must not fail the request
         logger.exception("cookiesess: on_event hook failed")
+
+
+def report(hook: Callable[[SessionEvent], None] | None, events: list[SessionEvent]) -> None:
+    """Give each of `events` to `hook` (see `emit`)."""
+    for event in events:
+        emit(hook, event)
+
+
+def store_error(operation: str, error: BaseException, duration: float) -> SessionEvent:
+    """The event of a failed store call; `error` is named by the driver's exception type."""
+    cause = type(error.__cause__ or error).__name__
+    return SessionEvent(kind="store_error", operation=operation, error=cause, duration=duration)
+
+
+def write_events(
+    state: SessionState, *, in_store: bool, size: int, primary: str
+) -> list[SessionEvent]:
+    """The events of a write: a move between cookie and store, a re-seal."""
+    events = []
+    if in_store and state.source is None:
+        events.append(SessionEvent(kind="moved_to_store", size=size))
+    elif not in_store and state.source is not None:
+        events.append(SessionEvent(kind="moved_to_cookie"))
+    if state.reseal:
+        events.append(SessionEvent(kind="resealed", key_id=primary))
+    return events
