@@ -60,6 +60,11 @@ class Jar:
         )
         self._max_total = config.max_total_bytes
 
+    @property
+    def single_cookie_bytes(self) -> int:
+        """The most ``name=value`` bytes one cookie of the session may hold."""
+        return self._capacity[0] + len(self.name) + 1
+
     def candidates(self, cookies: Mapping[str, str]) -> tuple[str, ...]:
         """The values of the base name the request carries, in header order (bounded)."""
         return values_of(cookies, self.name)

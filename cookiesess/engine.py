@@ -133,6 +133,11 @@ class SessionEngine:
         """The class of the sessions `load` returns."""
         return self._opener.session_class
 
+    @property
+    def single_cookie_bytes(self) -> int:
+        """The most ``name=value`` bytes a session fitting one cookie takes (attributes apart)."""
+        return self._jar.single_cookie_bytes
+
     def __repr__(self) -> str:
         return f"SessionEngine({self.keyring!r}, cookie_name={self._jar.name!r})"
 

@@ -15,8 +15,8 @@ from django.core.signals import (  # type: ignore[import-untyped]  # django ship
 )
 
 from cookiesess._frameworks import check_options, legacy_readers, resolve_keyring
-from cookiesess.cookies import MAX_AGE_CAP, SetCookie
-from cookiesess.engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig, SessionEngine
+from cookiesess.cookies import MAX_AGE_CAP
+from cookiesess.engine import DEFAULT_ABSOLUTE_TIMEOUT, SessionEngine
 from cookiesess.exceptions import ConfigurationError
 from cookiesess.legacy import DjangoSignedCookiesReader
 
@@ -84,7 +84,7 @@ def store_engine() -> SessionEngine:
     if engine is None:
         full = engine_from_settings()
         config = full.config
-        budget = max(512, min(_one_cookie_bytes(config), config.max_total_bytes))
+        budget = max(512, min(full.single_cookie_bytes, config.max_total_bytes))
         engine = SessionEngine(
             full.keyring,
             dataclasses.replace(config, max_total_bytes=budget),
@@ -92,27 +92,6 @@ def store_engine() -> SessionEngine:
         )
         _STORE_ENGINE["engine"] = engine
     return engine
-
-
-def _one_cookie_bytes(config: SessionConfig) -> int:
-    """The ``name=value`` bytes the engine fits in its first cookie (its per-line reserve)."""
-    secures = (True, False) if config.secure == "auto" else (config.secure is True,)
-    attributes = max(
-        len(
-            SetCookie(
-                name=config.cookie_name,
-                secure=secure,
-                path=config.path,
-                domain=config.domain,
-                httponly=config.httponly,
-                samesite=config.samesite,
-                partitioned=config.partitioned,
-                priority=config.priority,
-            ).attributes()
-        )
-        for secure in secures
-    )
-    return config.max_cookie_bytes - len(f"; Max-Age={MAX_AGE_CAP}") - attributes
 
 
 def _settings_changed(**kwargs: Any) -> None:
