@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Final
 
 from .session import Session
 
-__all__ = ["Action", "decide"]
+if TYPE_CHECKING:
+    from ._lifetime import Lifetime
+
+__all__ = ["DELETE", "NOTHING", "REFRESH", "RESEAL", "WRITE", "Action", "decide"]
 
 
 class Action(enum.Enum):
@@ -23,26 +27,34 @@ class Action(enum.Enum):
     """Unchanged, but the activity time is due (or `Session.touch`)."""
 
 
-def decide(session: Session, refresh_due: bool, save_uninitialized: bool) -> Action:
+def decide(session: Session, lifetime: Lifetime, now: int, save_uninitialized: bool) -> Action:
     """Decide, once, what the response does with `session`'s cookies.
 
     Args:
         session: the session as the app left it.
-        refresh_due: its activity time is old enough to be refreshed.
+        lifetime: the lifetime rules (is an activity refresh due?).
+        now: the time.
         save_uninitialized: new sessions with no data get a cookie too.
     """
     state = session._state
-    empty = not dict.__len__(session)
-    if empty and (state.destroyed or (not session.new and session.modified)):
-        return Action.DELETE
-    if state.forced or state.destroyed:
-        return Action.WRITE
+    if state.destroyed:
+        return DELETE if not dict.__len__(session) else WRITE
     if session.new:
-        return Action.WRITE if not empty or save_uninitialized else Action.NOTHING
+        return WRITE if state.forced or dict.__len__(session) or save_uninitialized else NOTHING
     if session.modified:
-        return Action.WRITE
+        return WRITE if dict.__len__(session) else DELETE
+    if state.forced:
+        return WRITE
     if state.reseal:
-        return Action.RESEAL
-    if state.refresh or refresh_due:
-        return Action.REFRESH
-    return Action.NOTHING
+        return RESEAL
+    if state.refresh or lifetime.refresh_due(state, now):
+        return REFRESH
+    return NOTHING
+
+
+# Plain names: an enum member looked up on its class costs more than a global.
+NOTHING: Final = Action.NOTHING
+DELETE: Final = Action.DELETE
+WRITE: Final = Action.WRITE
+RESEAL: Final = Action.RESEAL
+REFRESH: Final = Action.REFRESH

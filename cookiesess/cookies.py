@@ -61,12 +61,9 @@ _ATTR_VALUE: Final = re.compile(r"[\x20-\x3a\x3c-\x7e]*").fullmatch
 class RequestCookies(dict[str, str]):
     """A request's cookies: ``{name: first value}``, plus the values of repeated names."""
 
-    __slots__ = ("repeated",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.repeated: dict[str, list[str]] | None = None
-        """The second and later values of each repeated name, in header order."""
+    # A class default, not __init__: building the mapping stays a C-level call.
+    repeated: dict[str, list[str]] | None = None
+    """The second and later values of each repeated name, in header order."""
 
     def values_of(self, name: str) -> tuple[str, ...]:
         """Every value sent under `name`, in header order (at most `MAX_VALUES`)."""
@@ -79,10 +76,12 @@ class RequestCookies(dict[str, str]):
 
 def values_of(cookies: Mapping[str, str], name: str) -> tuple[str, ...]:
     """Every value of `name` in `cookies` (a `RequestCookies` keeps repeats; a dict does not)."""
-    if type(cookies) is RequestCookies:
-        return cookies.values_of(name)
     first = cookies.get(name)
-    return () if first is None else (first,)
+    if first is None:
+        return ()
+    if type(cookies) is RequestCookies and cookies.repeated:
+        return cookies.values_of(name)
+    return (first,)
 
 
 def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> RequestCookies:

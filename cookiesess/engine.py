@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
-from ._decision import Action, decide
+from ._decision import DELETE, NOTHING, Action, decide
 from ._drive import Step, Steps, run_async, run_sync, then
 from ._fallback import Fallback
 from ._inspect import Inspection, inspection
@@ -256,20 +256,20 @@ class SessionEngine:
         return int(self.config.clock() if now is None else now)
 
     def _load_steps(self, cookies: Mapping[str, str], now: int) -> Session | Steps:
-        values = self._jar.candidates(cookies)
-        if not values and self._migration is None:
+        first = cookies.get(self._jar.name)
+        if first is None and self._migration is None:
             return self._opener.fresh(now)
-        if len(values) == 1 and self._denylist is None:
-            header = peek_header(values[0])
+        if first is not None and self._denylist is None and not getattr(cookies, "repeated", None):
+            header = peek_header(first)
             if header is not None and header.purpose == "session" and header.chunks == 1:
                 # The usual request: one single-chunk token, admitted with no store call.
                 try:
-                    session = self._opener.token(self.keyring, values[0])
+                    session = self._opener.token(self.keyring, first)
                     self._admit(session, now)
                 except InvalidToken as exc:
                     return self._reject(exc.reason, now)
                 return session
-        return self._load_any(cookies, values, now)
+        return self._load_any(cookies, self._jar.candidates(cookies), now)
 
     def _load_any(self, cookies: Mapping[str, str], values: tuple[str, ...], now: int) -> Steps:
         """Try each value of the cookie name; the first admitted token wins, then legacy."""
@@ -366,16 +366,16 @@ class SessionEngine:
             if opened is None:
                 return []
             session = opened
-        action = decide(session, self._lifetime.refresh_due(session._state, now), self._save_new)
-        if action is Action.NOTHING and self._migration is None:
+        action = decide(session, self._lifetime, now, self._save_new)
+        if action is NOTHING and self._migration is None:
             return []  # the usual read: nothing to write
         auto = self.config.secure == "auto"
         secure = secure is not False if auto else self.config.secure is True
         lines = self._legacy_lines(session, cookies, action, now)
-        if action is Action.NOTHING:
+        if action is NOTHING:
             return lines
         state = session._state
-        if action is Action.DELETE:
+        if action is DELETE:
             ops = (
                 [] if state.source is None else [(self.config.store, "delete", (state.source[0],))]
             )
@@ -415,7 +415,7 @@ class SessionEngine:
             cookies,
             session._state.migrated,
             foreign=foreign,
-            writing=action is not Action.NOTHING,
+            writing=action is not NOTHING,
             now=now,
         )
 

@@ -69,11 +69,11 @@ class SessionState:
         self.forced = False
         """`Session.save` or a lifecycle change asks for a write."""
         self.refresh = False
-        """`Session.touch`, or the activity time is due for a refresh."""
+        """`Session.touch` asks for an activity refresh."""
         self.reseal = False
         """Opened under a key that is no longer the primary."""
         self.destroyed = False
-        self.retired: list[bytes] = []
+        self.retired: tuple[bytes, ...] = ()
         """Ids this session had before `regenerate`/`destroy` (the first: as loaded)."""
         self.source: tuple[str, bytes] | None = None
         """(store key, record) the data was read from, for moves and deletes."""
@@ -221,7 +221,7 @@ class Session(dict[str, Any]):
 
     def _retire_id(self) -> None:
         state = self._state
-        state.retired.append(state.sid)
+        state.retired = (*state.retired, state.sid)
         state.sid = secrets.token_bytes(SID_BYTES)
 
     def reload(self) -> None:
