@@ -30,7 +30,7 @@ type: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/unit tests/engine $(PYTEST_ARGS)
 
 fuzz-smoke: install
 	$(BIN)/pytest -q tests/test_fuzz_corpus.py $(PYTEST_ARGS)

@@ -18,8 +18,8 @@ from cookiesess.flask import CookieSessionInterface
 from cookiesess.legacy import StarletteSessionReader
 from cookiesess.wsgi import SessionMiddleware as WSGISessions
 from tests.adapters._session_apps import RING, call_wsgi, environ_for, wsgi_app
+from tests.engine.test_rules import LEGACY_SECRET, starlette_cookie
 from tests.helpers import Browser
-from tests.unit.test_rules import LEGACY_SECRET, starlette_cookie
 
 pytest.importorskip("starlette")
 from starlette.applications import Starlette

@@ -14,8 +14,8 @@ from cookiesess import SessionEngine, SessionTooLarge, StoreError
 from cookiesess.events import EVENT_KINDS, SessionEvent
 from cookiesess.legacy import StarletteSessionReader
 from cookiesess.stores import MemoryStore, SQLiteStore
+from tests.engine.test_rules import LEGACY_SECRET, starlette_cookie
 from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, ring_of
-from tests.unit.test_rules import LEGACY_SECRET, starlette_cookie
 
 EngineFactory = Callable[..., SessionEngine]
 MARKER = "secret-user-data-7f3a"
