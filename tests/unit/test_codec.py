@@ -92,8 +92,30 @@ def _nested(depth: int, leaf: Any) -> Any:
 
 @pytest.mark.parametrize(
     "leaf",
-    [0, "s", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), decimal.Decimal("1.5"), {"x"}, uuid.uuid4()],
-    ids=["int", "str", "datetime", "decimal", "set", "uuid"],
+    [
+        0,
+        "s",
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        decimal.Decimal("1.5"),
+        {"x"},
+        uuid.uuid4(),
+        set(),
+        {uuid.UUID(int=1)},
+        {2**70},
+        {decimal.Decimal(2**70)},
+    ],
+    ids=[
+        "int",
+        "str",
+        "datetime",
+        "decimal",
+        "set",
+        "uuid",
+        "empty set",
+        "set of uuid",
+        "set of bignum",
+        "set of bignum Decimal",
+    ],
 )
 def test_depth_limit_is_the_decoders(leaf: Any) -> None:
     """What the encoder accepts at the depth limit decodes; one level deeper is refused."""
@@ -424,3 +446,20 @@ def test_lone_surrogate_in_a_checked_key_of_a_loaded_session() -> None:
     with pytest.raises(CodecError, match="surrogate") as info:
         codec.encode(data, check=["b"])
     assert info.value.path == "b[1]"
+
+
+def test_refusals_hold_on_repeat_and_after_accepting_similar_data() -> None:
+    """Data checked once is remembered only when accepted: refusals repeat."""
+    good = codec.encode({"k": {"a": 1}})
+    bad = KEY + bytes.fromhex("a1416101")  # {"k": {b"a": 1}}
+    for _ in range(3):
+        assert codec.decode(good) == {"k": {"a": 1}}
+        with pytest.raises(InvalidToken):
+            codec.decode(bad)
+
+
+def test_the_memo_of_checked_data_is_bounded() -> None:
+    """However many distinct sessions a process reads, the memo stays bounded."""
+    for i in range(codec._WRITABLE_SEEN_MAX + 100):
+        codec.decode(b"\xa1\x61n" + cbor2.dumps(i))
+    assert 0 < len(codec._WRITABLE_SEEN) <= codec._WRITABLE_SEEN_MAX
