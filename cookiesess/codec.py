@@ -275,9 +275,7 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
         return cbor2.dumps(data)
     except UnicodeEncodeError:
         # Rare enough to look for only now: no per-string cost on every commit.
-        path = _lone_surrogate(data)
-        if path is None:  # pragma: no cover - only str can fail to encode
-            raise
+        path = _lone_surrogate(data) or ""
         raise CodecError("str with a lone surrogate (not UTF-8)", path=path) from None
     except Exception as exc:  # pragma: no cover - _check admits only encodable values
         raise CodecError(f"cannot encode session data: {exc}") from None
