@@ -319,27 +319,35 @@ def _check(value: object, depth: int) -> None:
         if value.bit_length() > 64:  # type: ignore[attr-defined]
             _check_bigint(value, depth)  # type: ignore[arg-type]
     elif cls is dict:
-        if depth >= MAX_DEPTH and value:
-            raise _too_deep()
-        for k, v in value.items():  # type: ignore[attr-defined]
-            if type(k) is not str:
-                raise _PathError(f"dict keys must be str, not {type(k).__name__}")
-            try:
-                _check(v, depth + 1)
-            except _PathError as exc:
-                raise exc.prepend(f".{k}") from None
+        _check_dict(value, depth)  # type: ignore[arg-type]
     elif cls is list or cls is tuple:
-        if depth >= MAX_DEPTH and value:
-            raise _too_deep()
-        for i, v in enumerate(value):  # type: ignore[arg-type]
-            try:
-                _check(v, depth + 1)
-            except _PathError as exc:
-                raise exc.prepend(f"[{i}]") from None
+        _check_list(value, depth)  # type: ignore[arg-type]
     elif cls is set or cls is frozenset:
         _check_set(value, depth)  # type: ignore[arg-type]
     else:
         _check_tagged(value, cls, depth)
+
+
+def _check_dict(value: dict[Any, Any], depth: int) -> None:
+    if depth >= MAX_DEPTH and value:
+        raise _too_deep()
+    for k, v in value.items():
+        if type(k) is not str:
+            raise _PathError(f"dict keys must be str, not {type(k).__name__}")
+        try:
+            _check(v, depth + 1)
+        except _PathError as exc:
+            raise exc.prepend(f".{k}") from None
+
+
+def _check_list(value: list[Any] | tuple[Any, ...], depth: int) -> None:
+    if depth >= MAX_DEPTH and value:
+        raise _too_deep()
+    for i, v in enumerate(value):
+        try:
+            _check(v, depth + 1)
+        except _PathError as exc:
+            raise exc.prepend(f"[{i}]") from None
 
 
 def _check_set(value: set[Any] | frozenset[Any], depth: int) -> None:
