@@ -9,6 +9,8 @@ Invariants:
 
 * decoding and parsing let only `InvalidToken` escape (with a documented
   reason code); the engine's steps otherwise returns a `Session`;
+* read only what you can write: whatever `codec.decode` accepts, `codec.encode`
+  accepts too, and it reads back equal;
 * write what you can read: a value `codec.encode` accepts decodes back to an
   equal value, including decoded values re-nested to any depth or given
   edge-case leaves (bignums, large Decimals, empty sets, odd datetimes), and
@@ -82,6 +84,14 @@ LEAVES: tuple[Any, ...] = (
     {},
     {"": None},
     {1: 2},
+    # Appended, so the committed seeds' leaf indices keep their meaning.
+    {0, -1, 2**64, 2**1024 - 1, 1.5, None, True},
+    {uuid.UUID(int=3), dt.date(2026, 1, 1), decimal.Decimal("2.5")},
+    {dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(minutes=-90)))},
+    {2**1024},
+    {(1, 2)},
+    {"\udc00"},
+    ["ok", {"\udfff": 1}],
 )
 
 
@@ -92,12 +102,18 @@ def _rejected(exc: InvalidToken) -> None:
 
 
 def _decode(payload: bytes) -> dict[str, Any] | None:
+    """Decode, and check that what decodes re-encodes (the decoder accepts only that)."""
     try:
         value = codec.decode(payload)
     except InvalidToken as exc:
         _rejected(exc)
         return None
     assert type(value) is dict
+    try:
+        encoded = codec.encode(value)
+    except CodecError as exc:
+        raise AssertionError(f"decoded, then refused by the encoder: {exc}") from None
+    assert same(codec.decode(encoded), value)
     return value
 
 

@@ -25,6 +25,7 @@ from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import fuzz_chunks
 import fuzz_codec
 import fuzz_engine_load
@@ -212,6 +213,21 @@ def codec_corpus() -> None:
         index = next(i for i, x in enumerate(leaves) if x is leaf or x == leaf)
         params = bytes((1, index, depth, 0, 0, 0, 0, 0))
         _write("codec", b"\x04" + params + b"\xa0", prefix="crash-")
+    # Items the encoder never writes, so the decoder must refuse them (each in
+    # a one-key map, mode 1), and sets of every scalar at depth (mode 4).
+    for item in (
+        "a1416101",  # a bytes map key
+        "f7",  # undefined
+        "f0",  # a simple value
+        "c0" + cbor2.dumps("2026-01-01T00:00:00+00:00:30").hex(),  # a seconds offset
+        "c35880" + "ff" * 128,  # -2**1024
+        "c48200" + cbor2.dumps(10**300).hex(),  # a Decimal of 301 digits
+        "d90102820101",  # a set with a duplicate
+        "d9010283f6f9410020",  # a set of None, 2.5 and -1
+    ):
+        _write("codec", b"\x01" + bytes.fromhex(item), prefix="readback-")
+    for index in range(len(leaves) - 7, len(leaves)):
+        _write("codec", b"\x04" + bytes((1, index, 12, 0, 0, 0, 0, 0)) + b"\xa0")
 
 
 def _legacy_cookies() -> list[bytes]:

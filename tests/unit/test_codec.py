@@ -92,8 +92,30 @@ def _nested(depth: int, leaf: Any) -> Any:
 
 @pytest.mark.parametrize(
     "leaf",
-    [0, "s", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), decimal.Decimal("1.5"), {"x"}, uuid.uuid4()],
-    ids=["int", "str", "datetime", "decimal", "set", "uuid"],
+    [
+        0,
+        "s",
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        decimal.Decimal("1.5"),
+        {"x"},
+        uuid.uuid4(),
+        set(),
+        {uuid.UUID(int=1)},
+        {2**70},
+        {decimal.Decimal(2**70)},
+    ],
+    ids=[
+        "int",
+        "str",
+        "datetime",
+        "decimal",
+        "set",
+        "uuid",
+        "empty set",
+        "set of uuid",
+        "set of bignum",
+        "set of bignum Decimal",
+    ],
 )
 def test_depth_limit_is_the_decoders(leaf: Any) -> None:
     """What the encoder accepts at the depth limit decodes; one level deeper is refused."""
@@ -240,3 +262,204 @@ def test_decoding_is_thread_safe_and_recovers_after_errors() -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(work, range(400)))
+
+
+# -- the decoder accepts exactly what the encoder writes (issue 11, item 7) --
+
+KEY = b"\xa1\x61k"  # {"k": <item>}
+
+
+def _text(s: str) -> bytes:
+    return cbor2.dumps(s)
+
+
+NOT_WRITTEN_BY_ENCODE = {
+    "bytes key at the top": bytes.fromhex("a1416101"),
+    "bytes key nested": KEY + bytes.fromhex("a1416101"),
+    "bytes key in a list": KEY + bytes.fromhex("81a1416101"),
+    "bytes key beside str keys": KEY + bytes.fromhex("a2616101416202"),
+    "undefined": KEY + b"\xf7",
+    "undefined in a list": KEY + b"\x82\x01\xf7",
+    "simple value 0": KEY + b"\xe0",
+    "simple value 19": KEY + b"\xf3",
+    "simple value 99": KEY + b"\xf8\x63",
+    "simple value in a map": KEY + b"\xa1\x61a\xf8\xff",
+    "datetime with a seconds offset": KEY + b"\xc0" + _text("2026-01-01T00:00:00+00:00:30"),
+    "datetime with a microseconds offset": KEY + b"\xc0" + _text("2026-01-01T00:00:00+01:00:00.5"),
+    "datetime, naive": KEY + b"\xc0" + _text("2026-01-01T00:00:00"),
+    "datetime from bytes": KEY + b"\xc0" + cbor2.dumps(b"2026-01-01T00:00:00Z"),
+    "date from bytes": KEY + b"\xd9\x03\xec" + cbor2.dumps(b"2026-01-01"),
+    "negative bignum past 1024 bits": KEY + b"\xc3\x58\x80" + b"\xff" * 128,
+    "bignum past 1024 bits": KEY + b"\xc2\x58\x81" + b"\x01" * 129,
+    "Decimal with 301 digits": KEY + b"\xc4\x82\x00" + cbor2.dumps(10**300),
+    "Decimal with 309 digits": KEY + b"\xc4\x82\x00" + cbor2.dumps(10**308),
+    "UUID from 15 bytes": KEY + b"\xd8\x25" + cbor2.dumps(b"\x00" * 15),
+    "UUID from an array": KEY + b"\xd8\x25" + cbor2.dumps(list(range(16))),
+    "set holding undefined": KEY + b"\xd9\x01\x02\x81\xf7",
+    "set holding a simple value": KEY + b"\xd9\x01\x02\x81\xf0",
+    "set holding a list": KEY + b"\xd9\x01\x02\x81\x80",
+    "set holding a set": KEY + b"\xd9\x01\x02\x81\xd9\x01\x02\x80",
+    "set holding a map": KEY + b"\xd9\x01\x02\x81\xa0",
+    "set with a duplicate": KEY + b"\xd9\x01\x02\x82\x61a\x61a",
+    "set with equal int and float": KEY + b"\xd9\x01\x02\x82\x01\xf9\x3c\x00",
+    "set from a map": KEY + b"\xd9\x01\x02\xa1\x61a\x01",
+    "text, invalid UTF-8": KEY + b"\x62\xc3\x28",
+    "text, an encoded surrogate": KEY + b"\x63\xed\xa0\x80",
+    "text, truncated UTF-8": KEY + b"\x62\xe2\x82",
+}
+
+
+@pytest.mark.parametrize("raw", NOT_WRITTEN_BY_ENCODE.values(), ids=NOT_WRITTEN_BY_ENCODE.keys())
+def test_decoder_refuses_what_the_encoder_never_writes(raw: bytes) -> None:
+    """Anything `encode` would refuse is malformed on decode: it never loads, then fails commits."""
+    with pytest.raises(InvalidToken) as info:
+        codec.decode(raw)
+    assert info.value.reason == "malformed"
+
+
+WRITTEN_BY_ENCODE = {
+    "every scalar": {"k": [None, True, 0, -1, 2**64 - 1, -(2**64), 1.5, "é", b"\x00"]},
+    "bignums at 1024 bits": {"k": [2**1024 - 1, -(2**1024) + 1]},
+    "Decimal with 300 digits": {"k": decimal.Decimal(10**299)},
+    "Decimal at the exponent bounds": {
+        "k": [decimal.Decimal("1E+1000"), decimal.Decimal("-1E-1000")]
+    },
+    "datetime offsets": {
+        "k": [
+            dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=-23, minutes=-59))),
+            dt.datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(minutes=1))),
+        ]
+    },
+    "empty containers": {"k": [[], {}, set()]},
+}
+
+
+@pytest.mark.parametrize("data", WRITTEN_BY_ENCODE.values(), ids=WRITTEN_BY_ENCODE.keys())
+def test_what_the_encoder_writes_at_the_edges_decodes(data: dict[str, Any]) -> None:
+    """The decoder's bounds are the encoder's: its edge values read back equal."""
+    assert codec.decode(codec.encode(data)) == data
+
+
+def test_a_loaded_session_never_fails_every_commit() -> None:
+    """A session whose data could not be re-encoded is refused at load, with a reason.
+
+    The bytes key is smuggled in as an untouched value (which commit copies
+    without checking), as data written by another codec would arrive.
+    """
+    from cookiesess import SessionEngine
+    from tests.helpers import NOW, SECRET_A, Browser, ring_of
+
+    reasons: list[str] = []
+    engine = SessionEngine(
+        ring_of(("a", SECRET_A, "primary")), clock=lambda: NOW, on_reject=reasons.append
+    )
+    browser = Browser()
+    session = engine.load({})
+    session["n"] = 1
+    browser.apply(engine.commit(session, {}))
+    session = engine.load(browser.cookies)
+    dict.__setitem__(session, "odd", {b"bytes key": 1})
+    session["n"] = 2
+    browser.apply(engine.commit(session, browser.cookies))
+    assert reasons == []
+    session = engine.load(browser.cookies)
+    assert session.new
+    assert dict(session) == {}
+    assert reasons == ["malformed"]
+
+
+# -- sets of any hashable supported scalar (issue 11, item 8) -----------------
+
+SET_MEMBERS: dict[str, Any] = {
+    "int": {0, 1, -1, 2**64, -(2**64) - 1, 2**1023},
+    "str": {"admin", "editor", ""},
+    "bytes": {b"", b"\x00\xff"},
+    "float": {0.5, -2.25, float("inf")},
+    "bool": {True, False},
+    "none": {None},
+    "uuid": {uuid.UUID(int=1), uuid.UUID("12345678-1234-5678-1234-567812345678")},
+    "date": {dt.date(2026, 1, 1), dt.date(1, 1, 1)},
+    "datetime": {
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    },
+    "decimal": {decimal.Decimal("1.25"), decimal.Decimal("-1E+100")},
+    "mixed": {1, "1", b"1", 2.5, None, uuid.UUID(int=7), dt.date(2026, 2, 3)},
+}
+
+
+@pytest.mark.parametrize("members", SET_MEMBERS.values(), ids=SET_MEMBERS.keys())
+def test_sets_of_every_hashable_scalar_read_back_equal(members: set[Any]) -> None:
+    """A set (or frozenset) of supported scalars reads back as an equal set, types kept."""
+    for value in (members, frozenset(members)):
+        back = codec.decode(codec.encode({"s": value, "nested": [{"s": value}]}))
+        assert back == {"s": set(members), "nested": [{"s": set(members)}]}
+        assert type(back["s"]) is set
+        assert sorted(map(repr, back["s"])) == sorted(map(repr, members))
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "fragment"),
+    [
+        ({"roles": {(1, 2)}}, "roles", "set items"),
+        ({"roles": {frozenset({1})}}, "roles", "set items"),
+        ({"a": [{"seen": {object()}}]}, "a[0].seen", "set items"),
+        ({"seen": {2**1024}}, "seen", "1024 bits"),
+        ({"when": {dt.datetime(2026, 1, 1)}}, "when", "naive datetime"),
+        ({"d": {decimal.Decimal("NaN")}}, "d", "finite"),
+        ({"d": {decimal.Decimal("1E+5000")}}, "d", "exponent"),
+    ],
+)
+def test_unsupported_set_members_name_the_path(value: Any, path: str, fragment: str) -> None:
+    """A set member that is unhashable-on-read or unsupported raises, naming the set's path."""
+    with pytest.raises(CodecError, match=fragment) as info:
+        codec.encode(value)
+    assert info.value.path == path
+
+
+# -- lone surrogates -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"cart": [{}, {}, {}, {"name": "\ud800"}]}, "cart[3].name"),
+        ({"a": "x\udfff"}, "a"),
+        ({"s": {"ok", "\udc80"}}, "s"),
+        ({"a": {"b": ["ok", "\ud83d"]}}, "a.b[1]"),
+        ({"a": {"\ud800": 1}}, "a.\\ud800"),
+        ({"\ud800": 1}, "\\ud800"),
+    ],
+)
+def test_lone_surrogates_raise_codec_error_naming_the_path(value: Any, path: str) -> None:
+    """A str that cannot be UTF-8 encoded is a CodecError with a printable path."""
+    with pytest.raises(CodecError, match="surrogate") as info:
+        codec.encode(value)
+    assert info.value.path == path
+    str(info.value).encode("utf-8")  # the message itself is printable
+
+
+def test_lone_surrogate_in_a_checked_key_of_a_loaded_session() -> None:
+    """Only the changed keys are checked, and the path still names the bad one."""
+    data = codec.decode(codec.encode({"a": 1, "b": ["x"]}))
+    data["b"].append("\ud800")
+    with pytest.raises(CodecError, match="surrogate") as info:
+        codec.encode(data, check=["b"])
+    assert info.value.path == "b[1]"
+
+
+def test_refusals_hold_on_repeat_and_after_accepting_similar_data() -> None:
+    """Data checked once is remembered only when accepted: refusals repeat."""
+    good = codec.encode({"k": {"a": 1}})
+    bad = KEY + bytes.fromhex("a1416101")  # {"k": {b"a": 1}}
+    for _ in range(3):
+        assert codec.decode(good) == {"k": {"a": 1}}
+        with pytest.raises(InvalidToken):
+            codec.decode(bad)
+
+
+def test_the_memo_of_checked_data_is_bounded() -> None:
+    """However many distinct sessions a process reads, the memo stays bounded."""
+    for i in range(codec._WRITABLE_SEEN_MAX + 100):
+        codec.decode(b"\xa1\x61n" + cbor2.dumps(i))
+    assert 0 < len(codec._WRITABLE_SEEN) <= codec._WRITABLE_SEEN_MAX
