@@ -31,19 +31,9 @@ from ._opening import Opener
 from ._placing import Placer
 from ._plaintext import META_BYTES, pack
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
-from .envelope import (
-    aad_context,
-    peek_header,
-    read_header,
-    sealed_chars,
-)
+from .envelope import aad_context, peek_header, read_header, sealed_chars
 from .events import SessionEvent, emit, report, store_error, write_events
-from .exceptions import (
-    ConfigurationError,
-    InvalidToken,
-    RejectReason,
-    StoreError,
-)
+from .exceptions import ConfigurationError, InvalidToken, RejectReason, StoreError
 from .keys import Keyring
 from .session import LazySession, Session, SessionState
 
