@@ -86,12 +86,19 @@ def with_session_headers(
         names: `WSGI` or `ASGI`.
     """
     out = list(headers)
-    if vary:
-        _merge(out, names.vary, vary_cookie, names)
-    if set_cookies:
-        _merge(out, names.cache_control, private_cache_control, names)
-        set_cookie, encode = names.set_cookie, names.encode
-        out.extend((set_cookie, encode(line)) for line in set_cookies)
+    merged = (names.vary.lower(), names.cache_control.lower())
+    if any(key.lower() in merged for key, _ in out):
+        if vary:
+            _merge(out, names.vary, vary_cookie, names)
+        if set_cookies:
+            _merge(out, names.cache_control, private_cache_control, names)
+    else:  # nothing to merge with (the common case): append
+        if vary:
+            out.append((names.vary, names.encode("Cookie")))
+        if set_cookies:
+            out.append((names.cache_control, names.encode("private")))
+    set_cookie, encode = names.set_cookie, names.encode
+    out.extend((set_cookie, encode(line)) for line in set_cookies)
     return out
 
 

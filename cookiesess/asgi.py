@@ -22,11 +22,10 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ._frameworks import build_engine
+from ._http import ASGI, STORE_UNAVAILABLE, with_session_headers
 from .cookies import (
     parse_cookie_header,
-    private_cache_control,
     request_is_secure,
-    vary_cookie,
 )
 from .engine import SessionEngine
 from .exceptions import CodecError, StoreError
@@ -46,9 +45,6 @@ Send = Callable[[Message], Awaitable[None]]
 # are typed with Starlette's aliases, asgiref's TypedDicts or plain dicts.
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
-_MERGED: Final = frozenset((b"vary", b"cache-control"))
-"""Response headers the session's own are merged into, when the app set them."""
-_UNAVAILABLE_BODY: Final = b"Service Unavailable: the session store failed.\n"
 # RFC 6455 §7.4.1: 1011, the server hit an unexpected condition.
 _WS_INTERNAL_ERROR: Final = 1011
 
@@ -293,18 +289,11 @@ def _as_data(value: object) -> Mapping[str, Any] | None:
 
 async def _unavailable(send: Send) -> None:
     """Send the 503 that replaces the app's response when the store fails."""
+    response = STORE_UNAVAILABLE
     await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(_UNAVAILABLE_BODY)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
+        {"type": "http.response.start", "status": response.status, "headers": response.raw_headers}
     )
-    await send({"type": "http.response.body", "body": _UNAVAILABLE_BODY})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 class _CookieLoader:
@@ -335,45 +324,8 @@ def _with_session(message: Message, set_cookies: list[str], *, vary: bool) -> Me
     """Return the ``http.response.start`` `message` with the session's headers added."""
     if not (set_cookies or vary):
         return message
-    return {
-        **message,
-        "headers": _session_headers(message.get("headers", ()), set_cookies, vary=vary),
-    }
-
-
-def _session_headers(
-    headers: Any, set_cookies: list[str], *, vary: bool
-) -> list[tuple[bytes, bytes]]:
-    """Return a copy of the ASGI `headers` with the session's headers added."""
-    out: list[tuple[bytes, bytes]] = list(headers)
-    for key, _ in out:
-        if key.lower() in _MERGED:
-            break
-    else:
-        # Nothing to merge with (the common case): append.
-        if vary:
-            out.append((b"vary", b"Cookie"))
-        if set_cookies:
-            out.append((b"cache-control", b"private"))
-            out.extend((b"set-cookie", line.encode("latin-1")) for line in set_cookies)
-        return out
-    out = [(bytes(k), bytes(v)) for k, v in out]
-    if vary:
-        _merge(out, b"vary", vary_cookie)
-    if set_cookies:
-        _merge(out, b"cache-control", private_cache_control)
-        out.extend((b"set-cookie", line.encode("latin-1")) for line in set_cookies)
-    return out
-
-
-def _merge(
-    headers: list[tuple[bytes, bytes]], name: bytes, combine: Callable[[str | None], str]
-) -> None:
-    """Replace every `name` header by one whose value is `combine` of their joined values."""
-    values = [value.decode("latin-1") for key, value in headers if key.lower() == name]
-    if values:
-        headers[:] = [(key, value) for key, value in headers if key.lower() != name]
-    headers.append((name, combine(", ".join(values) or None).encode("latin-1")))
+    headers = with_session_headers(message.get("headers", ()), set_cookies, vary=vary, names=ASGI)
+    return {**message, "headers": headers}
 
 
 def _awaitable_stores(engine: SessionEngine) -> SessionEngine:
@@ -387,4 +339,6 @@ def _awaitable_stores(engine: SessionEngine) -> SessionEngine:
             changes[option] = ThreadedAsyncStore(store)
     if not changes:
         return engine
-    return SessionEngine(engine.keyring, engine.config, **changes)
+    return SessionEngine(
+        engine.keyring, engine.config, session_class=engine.session_class, **changes
+    )
