@@ -54,6 +54,13 @@ def _listener(backlog: int) -> socket.socket:
     return sock
 
 
+def _stop_listening(sock: socket.socket) -> None:
+    # shutdown() wakes a thread blocked in accept(); close() alone does not.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
 def _url(sock: socket.socket) -> str:
     return f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
 
@@ -85,10 +92,9 @@ def silent() -> Iterator[str]:
 def closing() -> Iterator[str]:
     """A listener that accepts every connection and closes it at once."""
     sock = _listener(64)
-    stop = threading.Event()
 
     def serve() -> None:
-        while not stop.is_set():
+        while True:
             try:
                 conn, _ = sock.accept()
             except OSError:
@@ -100,8 +106,7 @@ def closing() -> Iterator[str]:
     try:
         yield _url(sock)
     finally:
-        stop.set()
-        sock.close()
+        _stop_listening(sock)
         thread.join(timeout=5)
 
 
@@ -133,7 +138,7 @@ class DelayProxy:
             self._doomed |= self._open
 
     def close(self) -> None:
-        self._listener.close()
+        _stop_listening(self._listener)
         with self._lock:
             for sock in self._open:
                 with contextlib.suppress(OSError):
@@ -269,6 +274,10 @@ def test_sync_slow_round_trips_then_a_dropped_connection(proxy):
 
             check_failure(op, *timed(lambda c=call: c(store)), TIMEOUT)
 
+        proxy.delay = 0.0  # the late replies of the timed-out calls are never read
+        store.set("k1", b"one", 60)
+        assert [store.get("k1"), store.get("aa")] == [b"one", b"v"]
+
 
 def test_async_slow_round_trips_then_a_dropped_connection(proxy):
     """AsyncRedisStore: the same slow path ends at the timeout too."""
@@ -282,6 +291,10 @@ def test_async_slow_round_trips_then_a_dropped_connection(proxy):
                 proxy.drop_established()
 
                 check_failure(op, *await timed_async(lambda c=call: c(store)), TIMEOUT)
+
+            proxy.delay = 0.0
+            await store.set("k1", b"one", 60)
+            assert [await store.get("k1"), await store.get("aa")] == [b"one", b"v"]
 
     asyncio.run(main())
 

@@ -423,6 +423,29 @@ def test_paused_redis_fails_within_timeout(own_redis):
 
 
 @pytest.mark.redis
+def test_unix_socket_url_is_served_and_bounded(tmp_path_factory):
+    """unix:// keeps its socket type under the per-call deadline; a paused server times out."""
+    from tests.redis_fixtures import RedisServer, require_redis
+
+    directory = tmp_path_factory.mktemp("redis-unix")
+    path = directory / "redis.sock"
+    server = RedisServer(require_redis(), directory, {"unixsocket": str(path)})
+    server.start()
+    try:
+        with RedisStore(f"unix://{path}", timeout=0.25) as store:
+            store.set("aa", b"v", 60)
+            assert store.get("aa") == b"v"
+
+            server.pause()
+            assert_all_fail_fast(store, limit=0.25 + 0.35)
+            server.resume()
+
+            assert store.get("aa") == b"v"
+    finally:
+        server.close()
+
+
+@pytest.mark.redis
 def test_async_killed_redis_fails_then_recovers_empty(own_redis):
     """Async: killed gives StoreError at once; restarted empty, the store recovers."""
 
