@@ -273,15 +273,21 @@ class SQLiteStore:
             if purge_at is not None:
                 self._writes += 1
                 if self._writes % _PURGE_EVERY == 0:
-                    self._purge_some(conn, purge_at)
+                    left = self._timeout - (time.monotonic() - started)
+                    self._purge_some(conn, purge_at, left)
         except sqlite3.Error as exc:
             raise _error(op, exc) from exc
         finally:
             self._write_lock.release()
         return rowcount
 
-    def _purge_some(self, conn: sqlite3.Connection, now: float) -> None:
+    def _purge_some(self, conn: sqlite3.Connection, now: float, left: float) -> None:
+        """Delete a batch of expired rows, waiting for the lock only `left` seconds."""
+        if left < 0.002:
+            self._writes -= 1  # no time left in this call: the next write purges
+            return
         try:
+            self._set_busy_timeout(conn, left)
             conn.execute(self._sql_purge_batch, (now,))
         except sqlite3.Error as exc:
             # Best effort: the write succeeded, and the next purge retries.
