@@ -1,15 +1,17 @@
-"""Worst-case latency of one store call, against real faults on loopback.
+"""Worst-case latency of one store call, against real faults.
 
-Each scenario is a real socket on 127.0.0.1: nothing listening (connect
-refused), a listener whose accept queue is full (connect times out), one that
-accepts and never answers (read times out), one that accepts then closes
-(connection error, then the retry), and a TCP proxy in front of a real
+Redis: each scenario is a real socket on 127.0.0.1: nothing listening
+(connect refused), a listener whose accept queue is full (connect times out),
+one that accepts and never answers (read times out), one that accepts then
+closes (connection error, then the retry), and a TCP proxy in front of a real
 redis-server that delays every round trip and then drops the pooled
-connection (the slow path through the one retry). Every engine call (get,
-set, delete, delete_if, touch) must raise `StoreError` chained to the
-driver's error within the documented bound: the store's `timeout`, plus
-`SLACK` for a loaded 2-core machine. These are behavioural bounds, not
-benchmarks.
+connection (the slow path through the one retry). SQLite: another process
+holds the database's write lock.
+
+Every engine call (get, set, delete, delete_if, touch) that fails must raise
+`StoreError` chained to the driver's error within the documented bound: the
+store's `timeout`, plus `SLACK` for a loaded 2-core machine. These are
+behavioural bounds, not benchmarks.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,18 +29,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from cookiesess.exceptions import StoreError
-from cookiesess.stores import AsyncRedisStore, RedisStore
+from cookiesess.stores import AsyncRedisStore, RedisStore, SQLiteStore, ThreadedAsyncStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-pytestmark = pytest.mark.redis
 
 TIMEOUT = 0.5
 """The store timeout under test: long enough that 2 x TIMEOUT exceeds the slack."""
 SLACK = 0.35
 """Scheduling slack on a shared, loaded machine, added to every bound."""
-OPS: dict[str, Callable[[Any], Any]] = {
+OPS: dict[str, Callable[[Any], Any]] = {  # every call the engine makes
     "get": lambda s: s.get("aa"),
     "set": lambda s: s.set("aa", b"v", 60),
     "delete": lambda s: s.delete("aa"),
@@ -235,6 +238,7 @@ FAULTS = {
 """Fault server, and the least time a call must take (the timeout must really fire)."""
 
 
+@pytest.mark.redis
 @pytest.mark.parametrize("fault", FAULTS)
 def test_sync_call_fails_within_the_timeout(fault):
     """RedisStore: each engine call against a dead server fails within `timeout`."""
@@ -244,6 +248,7 @@ def test_sync_call_fails_within_the_timeout(fault):
             check_failure(op, *timed(lambda c=call: c(store)), floor)
 
 
+@pytest.mark.redis
 @pytest.mark.parametrize("fault", FAULTS)
 def test_async_call_fails_within_the_timeout(fault):
     """AsyncRedisStore: each engine call against a dead server fails within `timeout`."""
@@ -258,6 +263,7 @@ def test_async_call_fails_within_the_timeout(fault):
         asyncio.run(main(url))
 
 
+@pytest.mark.redis
 def test_sync_slow_round_trips_then_a_dropped_connection(proxy):
     """Round trips at 0.8 x timeout, the pooled connection dropped: still one timeout.
 
@@ -279,6 +285,7 @@ def test_sync_slow_round_trips_then_a_dropped_connection(proxy):
         assert [store.get("k1"), store.get("aa")] == [b"one", b"v"]
 
 
+@pytest.mark.redis
 def test_async_slow_round_trips_then_a_dropped_connection(proxy):
     """AsyncRedisStore: the same slow path ends at the timeout too."""
 
@@ -299,6 +306,7 @@ def test_async_slow_round_trips_then_a_dropped_connection(proxy):
     asyncio.run(main())
 
 
+@pytest.mark.redis
 def test_sync_dropped_connection_is_retried_once(proxy):
     """A fast server that dropped the pooled connection: the one retry answers."""
     with RedisStore(proxy.url, timeout=TIMEOUT) as store:
@@ -312,6 +320,7 @@ def test_sync_dropped_connection_is_retried_once(proxy):
         assert store.get("aa") == b"v"
 
 
+@pytest.mark.redis
 def test_async_dropped_connection_is_retried_once(proxy):
     """AsyncRedisStore: the one retry after a dropped connection answers too."""
 
@@ -327,3 +336,102 @@ def test_async_dropped_connection_is_retried_once(proxy):
             assert await store.get("aa") == b"v"
 
     asyncio.run(main())
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("cls", [RedisStore, AsyncRedisStore])
+def test_delete_if_and_its_fallback_share_one_timeout(own_redis, proxy, cls):
+    """EVAL refused (by an ACL) after 0.6 x timeout: the fallback DEL gets only what is left."""
+    import redis
+
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.execute_command("ACL", "SETUSER", "default", "-eval")
+    admin.close()
+
+    async def main() -> tuple[float, BaseException | None]:
+        async with cls(proxy.url, timeout=TIMEOUT) as store:
+            await store.set("aa", b"v", 60)
+            proxy.delay = 0.6 * TIMEOUT
+            return await timed_async(lambda: store.delete_if("aa", b"v"))
+
+    if cls is RedisStore:
+        with RedisStore(proxy.url, timeout=TIMEOUT) as store:
+            store.set("aa", b"v", 60)
+            proxy.delay = 0.6 * TIMEOUT
+            outcome = timed(lambda: store.delete_if("aa", b"v"))
+    else:
+        outcome = asyncio.run(main())
+
+    check_failure("delete_if", *outcome, TIMEOUT)
+
+
+# ------------------------------------------------------------------------- SQLite
+
+_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("DELETE FROM cookiesess_sessions WHERE key = 'zz'")
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+@contextlib.contextmanager
+def write_lock_held_by_another_process(path: object) -> Iterator[None]:
+    """Another process holds the database's write lock until the block ends."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout is not None
+        assert holder.stdin is not None
+        try:
+            assert holder.stdout.readline() == "locked\n"
+            yield
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=10)
+
+
+def check_locked(op: str, elapsed: float, error: BaseException | None) -> None:
+    """`database is locked` as StoreError chained to sqlite3's error, after ~TIMEOUT."""
+    assert isinstance(error, StoreError), f"{op}: {error!r} after {elapsed:.3f} s"
+    assert isinstance(error.__cause__, sqlite3.OperationalError), repr(error.__cause__)
+    assert "database is locked" in str(error)
+    assert 0.9 * TIMEOUT <= elapsed <= TIMEOUT + SLACK, f"{op}: {elapsed:.3f} s"
+
+
+WRITES = {op: call for op, call in OPS.items() if op != "get"}
+
+
+def test_sqlite_writes_wait_for_another_process_at_most_the_timeout(tmp_path):
+    """A write lock held by another process: each write fails after ~timeout; reads go on."""
+    with SQLiteStore(tmp_path / "s.db", timeout=TIMEOUT) as store:
+        store.set("aa", b"v", 60)
+        with write_lock_held_by_another_process(store.path):
+            for op, call in WRITES.items():
+                check_locked(op, *timed(lambda c=call: c(store)))
+
+            elapsed, error = timed(lambda: store.get("aa"))  # WAL: readers never wait
+
+            assert error is None
+            assert elapsed <= SLACK
+        store.set("bb", b"w", 60)
+        assert [store.get("aa"), store.get("bb")] == [b"v", b"w"]
+
+
+def test_threaded_sqlite_writes_wait_at_most_the_timeout(tmp_path):
+    """ThreadedAsyncStore adds no wait of its own: the same bound, awaited."""
+
+    async def main(store: ThreadedAsyncStore) -> None:
+        for op, call in WRITES.items():
+            check_locked(op, *await timed_async(lambda c=call: c(store)))
+
+    with SQLiteStore(tmp_path / "s.db", timeout=TIMEOUT) as sqlite:
+        sqlite.set("aa", b"v", 60)
+        with write_lock_held_by_another_process(sqlite.path):
+            asyncio.run(main(ThreadedAsyncStore(sqlite)))
