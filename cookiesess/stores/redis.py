@@ -3,9 +3,10 @@
 `redis` is imported only when a store is built, never by importing this
 module. Only single-key commands are sent (SET PX, GET, PEXPIRE, DEL, SCAN,
 and EVAL of a compare-and-delete script on one key), so keys may live in any
-cluster slot. Every call is bounded by the timeout and
-every driver error surfaces as `StoreError`; retries are limited to one
-immediate reconnect after a dropped connection (e.g. a Redis restart).
+cluster slot. Every call the engine makes ends within the store's timeout,
+retry included (see the classes for what that covers), and every driver error
+surfaces as `StoreError`; retries are limited to one immediate reconnect after
+a dropped connection (e.g. a Redis restart).
 """
 
 from __future__ import annotations
@@ -237,9 +238,17 @@ class RedisStore(_RedisCommon):
     """A `Store` on Redis (standalone or Cluster) with the `redis` client.
 
     Keys are stored as `prefix + key` with a millisecond TTL (`SET … PX`).
-    Built from a URL, the client gets socket and connect timeouts of
-    `timeout` and at most one immediate retry, after a dropped connection;
-    a client passed in is used as configured and is not closed by `close()`.
+    Built from a URL, the client makes at most one immediate retry, after a
+    dropped connection, and each call (`get`, `set`, `delete`, `delete_if`,
+    `touch`) runs under one deadline of `timeout` seconds: the connect, the
+    handshake of a new connection, every read and write, and the retry all
+    share it, and a call that runs out fails with `StoreError`. Only name
+    resolution escapes it, being uninterruptible in a synchronous client (as
+    does, for a host name with several addresses, trying each in turn): use
+    an IP address where that matters. `clear()` and `count()` give each
+    round trip the timeout. A client passed in is used as configured, with
+    its own timeouts and retries and no deadline per call, and is not closed
+    by `close()`.
 
     Args:
         url: a `redis://`, `rediss://` or `unix://` URL.
@@ -247,7 +256,7 @@ class RedisStore(_RedisCommon):
             with `decode_responses=False`; exclusive with `url`.
         prefix: prepended to every key; `clear()` and `count()` cover
             exactly the keys under it.
-        timeout: seconds a single call may take.
+        timeout: seconds a single call may take, all included.
 
     Raises:
         ConfigurationError: not exactly one of `url` and `client`, a bad
@@ -413,11 +422,15 @@ class RedisStore(_RedisCommon):
 class AsyncRedisStore(_RedisCommon):
     """An `AsyncStore` on Redis (standalone or Cluster) with `redis.asyncio`.
 
-    Same keys, commands and options as `RedisStore`. Each call also runs
-    under `asyncio.timeout(timeout)`, so none outlives the timeout even when
-    Redis accepts the connection but never answers. Like every `redis.asyncio`
-    client, it belongs to the event loop that first uses it: build it in the
-    app's lifespan/startup, and `await store.aclose()` at shutdown.
+    Same keys, commands and options as `RedisStore`. Each call (`get`,
+    `set`, `delete`, `delete_if` with its fallback DEL, `touch`) runs under
+    `asyncio.timeout(timeout)`, which cancels whatever step it is in: name
+    resolution, connect, handshake, a read, or the retry. So no call outlives
+    the timeout, even when Redis accepts the connection but never answers,
+    and a client passed in gets the same bound. `clear()` and `count()` give
+    each round trip the timeout. Like every `redis.asyncio` client, it
+    belongs to the event loop that first uses it: build it in the app's
+    lifespan/startup, and `await store.aclose()` at shutdown.
 
     Args:
         url: a `redis://`, `rediss://` or `unix://` URL.

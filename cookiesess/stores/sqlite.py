@@ -64,8 +64,13 @@ class SQLiteStore:
     Args:
         path: the database file; created if missing. `:memory:` is refused
             (each thread would get its own database): use `MemoryStore`.
-        timeout: seconds a call may wait for another writer's lock
-            (SQLite's busy timeout) before failing with `StoreError`.
+        timeout: seconds a call may wait for locks before failing with
+            `StoreError`. A write's turn among this process's threads and
+            SQLite's busy wait for other connections' locks share it, as
+            does the purge every 1000 writes; reads never wait for a writer
+            (WAL). Disk I/O is not bounded by it (a commit, and the WAL
+            checkpoint SQLite runs now and then), nor is a thread's first
+            call's wait to open the file, which may create the schema.
         table: table name, letters, digits and `_` only.
         clock: wall-clock seconds (Unix time); inject a fake one in tests.
 
