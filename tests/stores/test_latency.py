@@ -348,19 +348,19 @@ def test_delete_if_and_its_fallback_share_one_timeout(own_redis, proxy, cls):
     admin.execute_command("ACL", "SETUSER", "default", "-eval")
     admin.close()
 
-    async def main() -> tuple[float, BaseException | None]:
-        async with cls(proxy.url, timeout=TIMEOUT) as store:
+    async def delete_if_async() -> tuple[float, BaseException | None]:
+        async with AsyncRedisStore(proxy.url, timeout=TIMEOUT) as store:
             await store.set("aa", b"v", 60)
             proxy.delay = 0.6 * TIMEOUT
             return await timed_async(lambda: store.delete_if("aa", b"v"))
 
-    if cls is RedisStore:
+    def delete_if_sync() -> tuple[float, BaseException | None]:
         with RedisStore(proxy.url, timeout=TIMEOUT) as store:
             store.set("aa", b"v", 60)
             proxy.delay = 0.6 * TIMEOUT
-            outcome = timed(lambda: store.delete_if("aa", b"v"))
-    else:
-        outcome = asyncio.run(main())
+            return timed(lambda: store.delete_if("aa", b"v"))
+
+    outcome = delete_if_sync() if cls is RedisStore else asyncio.run(delete_if_async())
 
     check_failure("delete_if", *outcome, TIMEOUT)
 
