@@ -75,7 +75,9 @@ class ThreadedAsyncStore:
 
     Each call goes through `asyncio.to_thread`, so a blocking store (e.g.
     `SQLiteStore`) never stalls the event loop. The wrapped store's own timeout
-    bounds each call; a thread cannot be cancelled, so none is added here.
+    bounds each call once it runs; a thread cannot be cancelled, so none is
+    added here. Before it runs, a call may wait for a free thread of the
+    loop's default executor (`min(32, CPUs + 4)` threads).
 
     Args:
         store: the synchronous store to wrap.

@@ -2,7 +2,9 @@
 
 Values are opaque sealed bytes and keys are hex HMACs of session ids, so a store
 never sees plaintext or a usable session id. Every driver error surfaces as
-`StoreError`, chained to the original; every call is bounded by a timeout.
+`StoreError`, chained to the original; every call is bounded by a timeout
+(each store says what its timeout covers: the whole call for the Redis
+stores, the lock waits for `SQLiteStore`).
 
 A store may also offer `delete_if(key, value)`: remove `key` only while it
 still holds exactly `value`, atomically. The engine uses it, when present, to
@@ -18,7 +20,7 @@ from typing import Protocol, runtime_checkable
 __all__ = ["DEFAULT_TIMEOUT", "AsyncStore", "Store"]
 
 DEFAULT_TIMEOUT = 0.25
-"""Seconds a single store call may take before it fails with `StoreError`."""
+"""Seconds a single store call may take (Redis), or wait for locks (SQLite), before `StoreError`."""
 
 
 @runtime_checkable

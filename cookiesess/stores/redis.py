@@ -3,16 +3,21 @@
 `redis` is imported only when a store is built, never by importing this
 module. Only single-key commands are sent (SET PX, GET, PEXPIRE, DEL, SCAN,
 and EVAL of a compare-and-delete script on one key), so keys may live in any
-cluster slot. Every call is bounded by the timeout and
-every driver error surfaces as `StoreError`; retries are limited to one
-immediate reconnect after a dropped connection (e.g. a Redis restart).
+cluster slot. Every call the engine makes ends within the store's timeout,
+retry included (see the classes for what that covers), and every driver error
+surfaces as `StoreError`; retries are limited to one immediate reconnect after
+a dropped connection (e.g. a Redis restart).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import re
+import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -26,6 +31,7 @@ from cookiesess.stores._adapt import (
 from cookiesess.stores.base import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Awaitable, Callable, Iterator
 
     import redis
@@ -42,6 +48,119 @@ _DELETE_IF: Final = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
 """Lua: delete the key only while it holds the given value (atomic on the server)."""
+
+_deadline: ContextVar[float | None] = ContextVar("cookiesess_redis_deadline", default=None)
+"""`time.monotonic()` by which the current sync store call must end, if any."""
+
+
+@contextlib.contextmanager
+def _call_deadline(timeout: float) -> Iterator[None]:
+    """Give the enclosed sync Redis call `timeout` seconds in all, retry included.
+
+    A call nested in another (the DEL after a refused EVAL) shares its deadline.
+    """
+    if _deadline.get() is not None:
+        yield
+        return
+    token = _deadline.set(time.monotonic() + timeout)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _time_left() -> float | None:
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _capped(timeout: float | None, left: float) -> float:
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineSocket:
+    """A connected socket whose blocking calls end by the current call's deadline.
+
+    redis-py sets socket timeouts per operation (connect, each read), so one
+    call spanning a handshake, a reply and the retry could wait several
+    timeouts. Here every `recv`, `recv_into` and `sendall` waits at most what
+    redis-py asked for and at most what is left of the store call's budget;
+    with none left it fails at once, as a timeout (and redis-py drops the
+    connection, so no late reply is ever read by another call).
+    """
+
+    __slots__ = ("_sock", "_timeout")
+
+    def __init__(self, sock: socket.socket, timeout: float | None) -> None:
+        self._sock = sock
+        self._timeout = timeout  # what redis-py asked for
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+        self._sock.settimeout(timeout)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def recv(self, *args: Any) -> bytes:
+        self._arm()
+        return self._sock.recv(*args)
+
+    def recv_into(self, *args: Any) -> int:
+        self._arm()
+        return self._sock.recv_into(*args)
+
+    def sendall(self, data: Any, *args: Any) -> None:
+        self._arm()
+        self._sock.sendall(data, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def _arm(self) -> None:
+        left = _time_left()
+        if left is None or self._timeout == 0:  # no store call, or a non-blocking poll
+            self._sock.settimeout(self._timeout)
+            return
+        if left <= 0:
+            msg = "the store call's timeout ran out"
+            raise TimeoutError(msg)
+        self._sock.settimeout(_capped(self._timeout, left))
+
+
+class _DeadlineConnection:
+    """Mixed into a redis-py connection class: connect and I/O within the call's deadline."""
+
+    socket_connect_timeout: float | None
+    socket_timeout: float | None
+
+    def _connect(self) -> _DeadlineSocket:
+        base: Any = super()
+        left = _time_left()
+        if left is None:
+            return _DeadlineSocket(base._connect(), self.socket_timeout)
+        if left <= 0:
+            msg = "the store call's timeout ran out before connecting"
+            raise TimeoutError(msg)
+        # The TCP connect, and a TLS handshake, wait at most what is left. Name
+        # resolution (getaddrinfo) has no timeout in a synchronous client.
+        saved = self.socket_connect_timeout, self.socket_timeout
+        self.socket_connect_timeout = _capped(saved[0], left)
+        self.socket_timeout = _capped(saved[1], left)
+        try:
+            sock = base._connect()
+        finally:
+            self.socket_connect_timeout, self.socket_timeout = saved
+        return _DeadlineSocket(sock, self.socket_timeout)
+
+
+@functools.cache
+def _deadline_connection_class(scheme: str) -> type[Any]:
+    """The redis-py connection class `from_url` would pick for `scheme`, with deadlines."""
+    from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+
+    base = {"unix": UnixDomainSocketConnection, "rediss": SSLConnection}.get(scheme, Connection)
+    return type(f"Deadline{base.__name__}", (_DeadlineConnection, base), {})
 
 
 class _RedisCommon:
@@ -65,6 +184,7 @@ class _RedisCommon:
         timeout: float,
         from_url: Callable[..., Any],
         retry: Any,
+        **options: Any,
     ) -> None:
         import redis
 
@@ -81,6 +201,7 @@ class _RedisCommon:
                     socket_timeout=self._timeout,
                     socket_connect_timeout=self._timeout,
                     retry=retry,
+                    **options,
                 )
             except ValueError as exc:
                 msg = f"{name} url is invalid: {_redact_url(url)}: {exc}"
@@ -117,9 +238,17 @@ class RedisStore(_RedisCommon):
     """A `Store` on Redis (standalone or Cluster) with the `redis` client.
 
     Keys are stored as `prefix + key` with a millisecond TTL (`SET … PX`).
-    Built from a URL, the client gets socket and connect timeouts of
-    `timeout` and at most one immediate retry, after a dropped connection;
-    a client passed in is used as configured and is not closed by `close()`.
+    Built from a URL, the client makes at most one immediate retry, after a
+    dropped connection, and each call (`get`, `set`, `delete`, `delete_if`,
+    `touch`) runs under one deadline of `timeout` seconds: the connect, the
+    handshake of a new connection, every read and write, and the retry all
+    share it, and a call that runs out fails with `StoreError`. Only name
+    resolution escapes it, being uninterruptible in a synchronous client (as
+    does, for a host name with several addresses, trying each in turn): use
+    an IP address where that matters. `clear()` and `count()` give each
+    round trip the timeout. A client passed in is used as configured, with
+    its own timeouts and retries and no deadline per call, and is not closed
+    by `close()`.
 
     Args:
         url: a `redis://`, `rediss://` or `unix://` URL.
@@ -127,7 +256,7 @@ class RedisStore(_RedisCommon):
             with `decode_responses=False`; exclusive with `url`.
         prefix: prepended to every key; `clear()` and `count()` cover
             exactly the keys under it.
-        timeout: seconds a single call may take.
+        timeout: seconds a single call may take, all included.
 
     Raises:
         ConfigurationError: not exactly one of `url` and `client`, a bad
@@ -160,6 +289,7 @@ class RedisStore(_RedisCommon):
             timeout,
             redis.Redis.from_url,
             Retry(NoBackoff(), 1, (redis.ConnectionError,)),
+            connection_class=_deadline_connection_class(_scheme(url)),
         )
 
     def __enter__(self) -> RedisStore:
@@ -176,9 +306,10 @@ class RedisStore(_RedisCommon):
         """
         check_key(key)
         try:
-            value = self._client.get(self._prefix + key)
+            with _call_deadline(self._timeout):
+                value = self._client.get(self._prefix + key)
         except self._errors as exc:
-            raise _error("GET", exc) from exc
+            raise _error("GET", exc, self._timeout) from exc
         return _as_bytes(value)
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
@@ -191,9 +322,10 @@ class RedisStore(_RedisCommon):
         check_value(value)
         check_ttl(ttl)
         try:
-            self._client.set(self._prefix + key, value, px=ttl * 1000)
+            with _call_deadline(self._timeout):
+                self._client.set(self._prefix + key, value, px=ttl * 1000)
         except self._errors as exc:
-            raise _error("SET", exc) from exc
+            raise _error("SET", exc, self._timeout) from exc
 
     def delete(self, key: str) -> None:
         """Remove `key`; absent keys are not an error.
@@ -203,9 +335,10 @@ class RedisStore(_RedisCommon):
         """
         check_key(key)
         try:
-            self._client.delete(self._prefix + key)
+            with _call_deadline(self._timeout):
+                self._client.delete(self._prefix + key)
         except self._errors as exc:
-            raise _error("DEL", exc) from exc
+            raise _error("DEL", exc, self._timeout) from exc
 
     def delete_if(self, key: str, value: bytes) -> bool:
         """Remove `key` only while it holds `value` (one atomic EVAL); return whether it did.
@@ -216,14 +349,15 @@ class RedisStore(_RedisCommon):
             StoreError: Redis failed or did not answer within the timeout.
         """
         check_key(key)
-        if self._scripting:
-            try:
-                return bool(self._client.eval(_DELETE_IF, 1, self._prefix + key, value))
-            except self._refused as exc:
-                self._no_scripting(exc)
-            except self._errors as exc:
-                raise _error("EVAL", exc) from exc
-        self.delete(key)
+        with _call_deadline(self._timeout):  # the fallback DEL shares the budget
+            if self._scripting:
+                try:
+                    return bool(self._client.eval(_DELETE_IF, 1, self._prefix + key, value))
+                except self._refused as exc:
+                    self._no_scripting(exc)
+                except self._errors as exc:
+                    raise _error("EVAL", exc, self._timeout) from exc
+            self.delete(key)
         return True
 
     def touch(self, key: str, ttl: int) -> bool:
@@ -235,9 +369,10 @@ class RedisStore(_RedisCommon):
         check_key(key)
         check_ttl(ttl)
         try:
-            return bool(self._client.pexpire(self._prefix + key, ttl * 1000))
+            with _call_deadline(self._timeout):
+                return bool(self._client.pexpire(self._prefix + key, ttl * 1000))
         except self._errors as exc:
-            raise _error("PEXPIRE", exc) from exc
+            raise _error("PEXPIRE", exc, self._timeout) from exc
 
     def clear(self) -> None:
         """Delete every key under the prefix (SCAN, then one DEL per key).
@@ -287,11 +422,15 @@ class RedisStore(_RedisCommon):
 class AsyncRedisStore(_RedisCommon):
     """An `AsyncStore` on Redis (standalone or Cluster) with `redis.asyncio`.
 
-    Same keys, commands and options as `RedisStore`. Each call also runs
-    under `asyncio.timeout(timeout)`, so none outlives the timeout even when
-    Redis accepts the connection but never answers. Like every `redis.asyncio`
-    client, it belongs to the event loop that first uses it: build it in the
-    app's lifespan/startup, and `await store.aclose()` at shutdown.
+    Same keys, commands and options as `RedisStore`. Each call (`get`,
+    `set`, `delete`, `delete_if` with its fallback DEL, `touch`) runs under
+    `asyncio.timeout(timeout)`, which cancels whatever step it is in: name
+    resolution, connect, handshake, a read, or the retry. So no call outlives
+    the timeout, even when Redis accepts the connection but never answers,
+    and a client passed in gets the same bound. `clear()` and `count()` give
+    each round trip the timeout. Like every `redis.asyncio` client, it
+    belongs to the event loop that first uses it: build it in the app's
+    lifespan/startup, and `await store.aclose()` at shutdown.
 
     Args:
         url: a `redis://`, `rediss://` or `unix://` URL.
@@ -392,6 +531,7 @@ class AsyncRedisStore(_RedisCommon):
             StoreError: Redis failed or did not answer within the timeout.
         """
         check_key(key)
+        started = time.monotonic()
         if self._scripting:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -401,7 +541,13 @@ class AsyncRedisStore(_RedisCommon):
                 self._no_scripting(exc)
             except self._errors as exc:
                 raise _error("EVAL", exc, self._timeout) from exc
-        await self.delete(key)
+        # The fallback DEL gets what the refused EVAL left of the budget.
+        left = self._timeout - (time.monotonic() - started)
+        try:
+            async with asyncio.timeout(max(left, 0)):
+                await self._client.delete(self._prefix + key)
+        except self._errors as exc:
+            raise _error("DEL", exc, self._timeout) from exc
         return True
 
     async def touch(self, key: str, ttl: int) -> bool:
@@ -517,6 +663,13 @@ def _check_client(cls: str, client: object) -> None:
     if get_encoder is not None and getattr(get_encoder(), "decode_responses", False):
         msg = f"{cls} needs a client created with decode_responses=False"
         raise ConfigurationError(msg)
+
+
+def _scheme(url: str | None) -> str:
+    try:
+        return urlsplit(url or "").scheme.lower()
+    except ValueError:
+        return ""  # from_url reports the bad URL
 
 
 def _scan_pattern(prefix: str) -> str:

@@ -64,8 +64,13 @@ class SQLiteStore:
     Args:
         path: the database file; created if missing. `:memory:` is refused
             (each thread would get its own database): use `MemoryStore`.
-        timeout: seconds a call may wait for another writer's lock
-            (SQLite's busy timeout) before failing with `StoreError`.
+        timeout: seconds a call may wait for locks before failing with
+            `StoreError`. A write's turn among this process's threads and
+            SQLite's busy wait for other connections' locks share it, as
+            does the purge every 1000 writes; reads never wait for a writer
+            (WAL). Disk I/O is not bounded by it (a commit, and the WAL
+            checkpoint SQLite runs now and then), nor is a thread's first
+            call's wait to open the file, which may create the schema.
         table: table name, letters, digits and `_` only.
         clock: wall-clock seconds (Unix time); inject a fake one in tests.
 
@@ -273,15 +278,21 @@ class SQLiteStore:
             if purge_at is not None:
                 self._writes += 1
                 if self._writes % _PURGE_EVERY == 0:
-                    self._purge_some(conn, purge_at)
+                    left = self._timeout - (time.monotonic() - started)
+                    self._purge_some(conn, purge_at, left)
         except sqlite3.Error as exc:
             raise _error(op, exc) from exc
         finally:
             self._write_lock.release()
         return rowcount
 
-    def _purge_some(self, conn: sqlite3.Connection, now: float) -> None:
+    def _purge_some(self, conn: sqlite3.Connection, now: float, left: float) -> None:
+        """Delete a batch of expired rows, waiting for the lock only `left` seconds."""
+        if left < 0.002:
+            self._writes -= 1  # no time left in this call: the next write purges
+            return
         try:
+            self._set_busy_timeout(conn, left)
             conn.execute(self._sql_purge_batch, (now,))
         except sqlite3.Error as exc:
             # Best effort: the write succeeded, and the next purge retries.

@@ -423,6 +423,100 @@ def test_paused_redis_fails_within_timeout(own_redis):
 
 
 @pytest.mark.redis
+def test_unix_socket_url_is_served_and_bounded(tmp_path_factory):
+    """unix:// keeps its socket type under the per-call deadline; a paused server times out."""
+    from tests.redis_fixtures import RedisServer, require_redis
+
+    directory = tmp_path_factory.mktemp("redis-unix")
+    path = directory / "redis.sock"
+    server = RedisServer(require_redis(), directory, {"unixsocket": str(path)})
+    server.start()
+    try:
+        with RedisStore(f"unix://{path}", timeout=0.25) as store:
+            store.set("aa", b"v", 60)
+            assert store.get("aa") == b"v"
+
+            server.pause()
+            assert_all_fail_fast(store, limit=0.25 + 0.35)
+            server.resume()
+
+            assert store.get("aa") == b"v"
+    finally:
+        server.close()
+
+
+def self_signed_cert(directory) -> tuple[str, str]:
+    """Write a throwaway certificate and key for 127.0.0.1; return their paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.mark.redis
+def test_rediss_url_is_served_over_tls_and_bounded(tmp_path_factory):
+    """rediss:// keeps TLS under the per-call deadline; a paused server times out."""
+    from tests.redis_fixtures import RedisServer, require_redis
+
+    directory = tmp_path_factory.mktemp("redis-tls")
+    cert, key = self_signed_cert(directory)
+    tls_port = closed_port()
+    options = {
+        "tls-port": str(tls_port),
+        "tls-cert-file": cert,
+        "tls-key-file": key,
+        "tls-ca-cert-file": cert,
+        "tls-auth-clients": "no",
+    }
+    server = RedisServer(require_redis(), directory, options)
+    server.start()
+    url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}"
+    try:
+        with RedisStore(url, timeout=0.25) as store:
+            store.set("aa", b"v", 60)
+            assert store.get("aa") == b"v"
+
+            server.pause()
+            assert_all_fail_fast(store, limit=0.25 + 0.35)
+            server.resume()
+
+            assert store.get("aa") == b"v"
+    finally:
+        server.close()
+
+
+@pytest.mark.redis
 def test_async_killed_redis_fails_then_recovers_empty(own_redis):
     """Async: killed gives StoreError at once; restarted empty, the store recovers."""
 

@@ -167,6 +167,39 @@ def test_locked_database_fails_within_timeout_and_recovers(db):
     assert store.get("bb") == b"2"
 
 
+def test_the_purge_after_a_write_gets_only_what_the_write_left(db):
+    """The purge every 1000th write waits for the lock only as long as the timeout allows.
+
+    The write waits 0.45 s of its 0.5 s for another connection's lock; that
+    connection takes the lock again as the purge starts. The purge is best
+    effort: the write is done, and the call ends by its timeout, not 0.5 s later.
+    """
+    store = SQLiteStore(db, timeout=0.5)
+    store.set("aa", b"1", 60)
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+
+    def on_statement(sql: str) -> None:
+        if "LIMIT" in sql:  # the purge batch, as it starts: before it takes the lock
+            other.execute("BEGIN IMMEDIATE")
+
+    store._conn().set_trace_callback(on_statement)
+    store._writes = 999  # the next write is the 1000th
+    release = threading.Timer(0.45, other.execute, ("COMMIT",))
+    release.start()
+
+    started = time.monotonic()
+    store.set("bb", b"2", 60)
+    elapsed = time.monotonic() - started
+
+    release.join()
+    if other.in_transaction:  # the purge started (with what time was left), and waited
+        other.execute("ROLLBACK")
+    other.close()
+    assert 0.4 <= elapsed <= 0.5 + 0.35
+    assert store.get("bb") == b"2"
+
+
 def test_threads_queue_for_writes_within_the_timeout(db):
     """A thread stuck behind this process's writers fails after ~timeout, not later."""
     store = SQLiteStore(db, timeout=0.25)

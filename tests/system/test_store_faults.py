@@ -394,8 +394,9 @@ def test_paused_redis_times_out_then_recovers(
     assert write.status_code == 503
     assert store_client.jar == before
     assert mid.status_code == 503  # loaded before the pause, the write timed out
-    # The store's 0.25 s timeout fired (Client checked they stayed under 2 s).
-    assert all(s >= 0.2 for s in stalled), stalled
+    # The store's 0.25 s timeout fired, once: the failed load is the request's
+    # only store call, and it ends by the timeout (tests/stores/test_latency.py).
+    assert all(0.2 <= s <= 0.25 + 0.5 for s in stalled), stalled
     assert back.status_code == 200, logs_of(apps)
     assert back.json()["id"] == old_id
     assert back.json()["read"]["owner"] == "store-D"
