@@ -1,6 +1,8 @@
 """Tests for the claims SECURITY.md makes that no other test proves directly.
 
-The last test keeps SECURITY.md honest: every ``file::test`` it cites exists.
+The last two tests keep SECURITY.md honest: every ``file::test`` it cites exists
+(down to a parametrized case's id), and every cell of its "What ends a session"
+table cites a test or says why none applies.
 """
 
 from __future__ import annotations
@@ -263,4 +265,42 @@ def test_every_test_cited_in_security_md_exists() -> None:
         for part in name.split("[")[0].split("::"):
             if not re.search(rf"^\s*(?:async )?(?:def|class) {re.escape(part)}\b", source, re.M):
                 missing.append(f"{path}::{name}")
+        # A parametrized case: each part of its id must be a literal in the file.
+        for param in name.partition("[")[2].rstrip("]").split("-") if "[" in name else ():
+            if f'"{param}"' not in source and f"'{param}'" not in source:
+                missing.append(f"{path}::{name} (no parameter {param!r})")
     assert not missing, missing
+
+
+ENDS = ["Sealed cookie", "Store reference", "Legacy cookie", "Duplicated names"]
+MECHANISMS = [
+    "Idle timeout",
+    "Absolute timeout",
+    "Generation",
+    "Denylist",
+    "Key retirement",
+    "`destroy()`",
+    "`regenerate()`",
+    "Migration deadline",
+]
+
+
+def test_what_ends_a_session_table_is_complete() -> None:
+    """Every mechanism x path cell of "What ends a session" cites a test or says n/a, why."""
+    text = SECURITY_MD.read_text()
+    section = text.split("\n## What ends a session\n", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        for line in section.splitlines()
+        if line.startswith("| ")
+    ]
+    assert rows[0] == ["Mechanism", *ENDS]
+    body = rows[1:]
+    assert [row[0].split(" (")[0] for row in body] == MECHANISMS
+    for row in body:
+        assert len(row) == 1 + len(ENDS), row[0]
+        for path, cell in zip(ENDS, row[1:], strict=True):
+            cites = CITED.search(cell) is not None
+            excused = cell.startswith("n/a: ") or cell.startswith("n/a for ")
+            assert cites or excused, f"{row[0]} x {path}: cite a test or say n/a and why"
+            assert cites or len(cell) > len("n/a: ") + 20, f"{row[0]} x {path}: say why"
