@@ -293,7 +293,7 @@ def test_regenerate_ends_the_old_id(path: str) -> None:
     """regenerate() moves the data under a new id; the old id's store record goes.
 
     A copy of the old sealed cookie still opens until its deadline (revoke()
-    covers it: tests/unit/test_rules.py::test_revoke_after_destroy_revokes_the_loaded_id).
+    covers it: tests/engine/test_rules.py::test_revoke_after_destroy_revokes_the_loaded_id).
     """
     world = World(path)
     engine = world.engine()
