@@ -46,9 +46,16 @@ class Inspection:
 
 
 def inspection(
-    opened: Opened, cookies: Mapping[str, str], config: SessionConfig, names: Sequence[str]
+    opened: Opened,
+    cookies: Mapping[str, str],
+    config: SessionConfig,
+    names: Sequence[str],
+    deadline: int,
 ) -> Inspection:
-    """Describe an opened (and admitted) session cookie; `names` are the chunk names."""
+    """Describe an opened (and admitted) session cookie.
+
+    `names` are the chunk names; `deadline` the one in force (0: none).
+    """
     state = opened.session._state
     chunks = opened.header.chunks
     sizes = tuple((name, len(name) + 1 + len(cookies[name])) for name in names[:chunks])
@@ -65,7 +72,7 @@ def inspection(
         max_total_bytes=config.max_total_bytes,
         stale_chunks=tuple(n for n in names[chunks:] if n in cookies),
         issued=state.issued,
-        deadline=state.deadline or None,
+        deadline=deadline or None,
         last_activity=state.last,
         idle_deadline=None if idle is None else state.last + idle,
         generation=state.generation,

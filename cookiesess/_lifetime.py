@@ -40,19 +40,28 @@ class Lifetime:
         if basis:
             self.refresh_every = config.refresh_interval or max(MIN_REFRESH, basis // 10)
 
+    def deadline(self, state: SessionState) -> int:
+        """The deadline in force: the sealed one, or the configuration's if sooner (0: none).
+
+        Computed each time and never sealed, so every copy of a session keeps
+        the deadline it was issued with.
+        """
+        deadline = state.deadline
+        if self.absolute is not None and state.issued:
+            configured = state.issued + self.absolute
+            if not deadline or configured < deadline:
+                return configured
+        return deadline
+
     def admit(self, state: SessionState, now: int) -> None:
-        """Refuse a session past a deadline; clamp its deadline to the configuration's.
+        """Refuse a session past a deadline of the configuration running now.
 
         Raises:
             InvalidToken: ``expired``.
         """
         if state.issued > now + SKEW or state.last > now + SKEW:
             raise InvalidToken("expired")
-        deadline = state.deadline
-        if self.absolute is not None and state.issued:
-            configured = state.issued + self.absolute
-            if not deadline or configured < deadline:
-                deadline = state.deadline = configured
+        deadline = self.deadline(state)
         if deadline and now >= deadline:
             raise InvalidToken("expired")
         if self.idle is not None and now - state.last >= self.idle:
@@ -73,23 +82,27 @@ class Lifetime:
         max_age = self.max_age if state.cookie_max_age is UNSET else state.cookie_max_age
         if max_age is None:
             return None
-        if state.deadline:
-            max_age = min(max_age, state.deadline - now)
+        deadline = self.deadline(state)
+        if deadline:
+            max_age = min(max_age, deadline - now)
         return max(0, min(max_age, MAX_AGE_CAP))
 
     def store_ttl(self, state: SessionState, now: int) -> int:
         """Seconds a store record must live: until the session can no longer open."""
-        remaining = state.deadline - now if state.deadline else MAX_AGE_CAP
+        deadline = self.deadline(state)
+        remaining = deadline - now if deadline else MAX_AGE_CAP
         if self.idle is not None:
             remaining = min(remaining, self.idle + (self.refresh_every or 0))
         return max(1, remaining)
 
-    def deny_ttl(self) -> int:
-        """Seconds a denylist entry must live: as long as any session could still open.
+    def deny_ttl(self, state: SessionState, now: int) -> int:
+        """Seconds a denylist entry must live: as long as any copy of the session could open.
 
-        No session outlives ``issued + absolute_timeout`` (the configuration
-        refuses a denylist without one), and none is issued in the future by
-        more than the skew.
+        Every copy of an id carries the deadline it was issued with (raising
+        `absolute_timeout` again reopens nothing past it); one issued without
+        a deadline is bounded by the largest timeout allowed, 400 days. The
+        current id, if `regenerate` gave a new one, lives ``absolute_timeout``
+        from its commit. Plus the skew between hosts.
         """
-        assert self.absolute is not None  # noqa: S101 (SessionConfig guarantees it)
-        return self.absolute + SKEW
+        deadline = state.deadline or state.issued + MAX_AGE_CAP
+        return max(deadline - now, self.absolute or 0, 1) + SKEW

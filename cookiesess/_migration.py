@@ -175,6 +175,7 @@ class Migration:
         migrated: object,
         *,
         foreign: tuple[str, ...],
+        ours: bool,
         writing: bool,
         now: int,
     ) -> list[str]:
@@ -186,6 +187,10 @@ class Migration:
             foreign: values of our cookie name that may not be our token; one a
                 reader verifies is its cookie (under another path or domain,
                 or left after ``migrate_until``).
+            ours: the request carried our valid cookie. A legacy value under our
+                name, path and domain then came from elsewhere (a sibling
+                domain's cookie): expiring it with those attributes would
+                delete ours.
             writing: this response writes or deletes our cookie, which then
                 replaces a legacy cookie of the same name, path and domain.
             now: the time, for the readers.
@@ -195,7 +200,8 @@ class Migration:
             name = reader.cookie_name
             if name == self._name:
                 present = migrated is reader or _verifies(reader, foreign, now)
-                present = present and not (writing and self.replaces(reader))
+                if self.replaces(reader):
+                    present = present and not writing and not ours
             elif name in self._chunk_names:
                 present = migrated is reader
             else:

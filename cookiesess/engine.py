@@ -191,11 +191,11 @@ class SessionEngine:
         Raises:
             StoreError: the denylist could not record it.
         """
-        run_sync(self._revoke_steps(session), self._on_error)
+        run_sync(self._revoke_steps(session, self._now(now)), self._on_error)
 
     async def arevoke(self, session: Session, *, now: float | None = None) -> None:
         """Async `revoke`."""
-        await run_async(self._revoke_steps(session), self._on_error)
+        await run_async(self._revoke_steps(session, self._now(now)), self._on_error)
 
     def lazy(self, cookies: Callable[[], Mapping[str, str]]) -> LazySession:
         """Return a `LazySession` that loads (synchronously) on first access."""
@@ -405,17 +405,18 @@ class SessionEngine:
             cookies,
             session._state.migrated,
             foreign=foreign,
+            ours=not session.new,
             writing=action is not NOTHING,
             now=now,
         )
 
     # -- revocation and inspection --------------------------------------------
 
-    def _revoke_steps(self, session: Session) -> Steps:
+    def _revoke_steps(self, session: Session, now: int) -> Steps:
         if self._denylist is None:
             raise ConfigurationError("revoke() needs SessionConfig(denylist=<a store>)")
         state = session._state
-        ttl = self._lifetime.deny_ttl()
+        ttl = self._lifetime.deny_ttl(state, now)
         for sid in dict.fromkeys((*state.retired, state.sid)):
             yield (self._denylist, "set", (self._fallback.deny_key(sid), b"1", ttl))
 
@@ -424,5 +425,7 @@ class SessionEngine:
         if not values:
             return None
         opened = yield from self._opener.open(self.keyring, cookies, values[0], now, fetch=fetch)
-        self._lifetime.admit(opened.session._state, now)
-        return inspection(opened, cookies, self.config, self._jar.names)
+        state = opened.session._state
+        self._lifetime.admit(state, now)
+        deadline = self._lifetime.deadline(state)
+        return inspection(opened, cookies, self.config, self._jar.names, deadline)

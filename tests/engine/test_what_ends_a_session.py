@@ -336,14 +336,9 @@ def test_migrate_until_ends_only_legacy_cookies(path: str) -> None:
         assert not session.migrated
 
 
-# -- known bugs (strict xfail: each passes once the engine is fixed) ----------------
+# -- bugs this file found (fixed) -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a denylist entry lives absolute_timeout + 60 s as configured at revoke(); "
-    "a session sealed under a longer absolute_timeout reopens once it is raised again",
-)
 def test_a_revocation_survives_lowering_then_raising_absolute_timeout() -> None:
     """Incident: absolute_timeout 14 d -> 1 d, revoke a session, then back to 14 d."""
     world = World("sealed")
@@ -359,11 +354,6 @@ def test_a_revocation_survives_lowering_then_raising_absolute_timeout() -> None:
     assert is_fresh(after.load(cookies))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a read-only response to a valid token with a verifying legacy value of the "
-    "same name expires the legacy cookie with the reader's Path/Domain, which are ours",
-)
 def test_a_legacy_value_beside_a_valid_token_does_not_log_the_user_out() -> None:
     """A second ``session`` value (another domain or path) that a reader verifies.
 
