@@ -84,11 +84,12 @@ def values_of(cookies: Mapping[str, str], name: str) -> tuple[str, ...]:
     return (first,)
 
 
-def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> RequestCookies:
+def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str, str]:
     """Parse one or several Cookie header values into ``{name: value}``.
 
     Bytes are read as latin-1 (as PEP 3333 does). Only the first
-    `MAX_HEADER_CHARS` characters and `MAX_PAIRS` pairs are considered.
+    `MAX_HEADER_CHARS` characters and `MAX_PAIRS` pairs are considered. When
+    a name repeats, the result is a `RequestCookies` that keeps its values.
     """
     if isinstance(header, bytes):
         text = header.decode("latin-1")
@@ -100,7 +101,8 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> RequestC
         text = "; ".join(h.decode("latin-1") if isinstance(h, bytes) else h for h in header)
     if len(text) > MAX_HEADER_CHARS:
         text = text[:MAX_HEADER_CHARS]
-    cookies = RequestCookies()
+    cookies: dict[str, str] = {}
+    repeated: dict[str, list[str]] | None = None
     for pair in text.replace(",", ";").split(";", MAX_PAIRS)[:MAX_PAIRS]:
         name, eq, value = pair.partition("=")
         if not eq:
@@ -110,18 +112,17 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> RequestC
             continue
         if name not in cookies:
             cookies[name] = value.strip(" \t")
-        else:
-            _repeat(cookies, name, value.strip(" \t"))
-    return cookies
-
-
-def _repeat(cookies: RequestCookies, name: str, value: str) -> None:
-    repeated = cookies.repeated
+            continue
+        if repeated is None:
+            repeated = {}
+        more = repeated.setdefault(name, [])
+        if len(more) < MAX_VALUES - 1:
+            more.append(value.strip(" \t"))
     if repeated is None:
-        repeated = cookies.repeated = {}
-    more = repeated.setdefault(name, [])
-    if len(more) < MAX_VALUES - 1:
-        more.append(value)
+        return cookies  # the usual request: a plain dict
+    found = RequestCookies(cookies)
+    found.repeated = repeated
+    return found
 
 
 def chunk_name(name: str, index: int) -> str:

@@ -31,6 +31,7 @@ from ._opening import Opener
 from ._placing import Placer
 from ._plaintext import META_BYTES, pack
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
+from .cookies import RequestCookies
 from .envelope import aad_context, peek_header, read_header, sealed_chars
 from .events import SessionEvent, emit, report, store_error, write_events
 from .exceptions import ConfigurationError, InvalidToken, RejectReason, StoreError
@@ -115,6 +116,7 @@ class SessionEngine:
             on_event=config.on_event,
         )
         self._denylist = config.denylist
+        self._generation_check = config.generation_check
         self._on_event = config.on_event
         self._on_error = None if config.on_event is None else self._store_failed
 
@@ -249,7 +251,8 @@ class SessionEngine:
         first = cookies.get(self._jar.name)
         if first is None and self._migration is None:
             return self._opener.fresh(now)
-        if first is not None and self._denylist is None and not getattr(cookies, "repeated", None):
+        # A RequestCookies means a name repeated: the general path weighs every value.
+        if first is not None and self._denylist is None and type(cookies) is not RequestCookies:
             header = peek_header(first)
             if header is not None and header.purpose == "session" and header.chunks == 1:
                 # The usual request: one single-chunk token, admitted with no store call.
@@ -314,7 +317,7 @@ class SessionEngine:
             InvalidToken: ``expired``, ``revoked`` or ``hook_failed``.
         """
         self._lifetime.admit(session._state, now)
-        check = self.config.generation_check
+        check = self._generation_check
         if check is not None:
             try:
                 current = check(session)

@@ -28,12 +28,14 @@ from cookiesess.cookies import (
 
 
 def _check(cookies: object) -> dict[str, str]:
-    assert type(cookies) is RequestCookies
+    assert type(cookies) in (dict, RequestCookies)
     assert len(cookies) <= MAX_PAIRS
-    for name, more in (cookies.repeated or {}).items():
+    repeated = cookies.repeated if type(cookies) is RequestCookies else None
+    assert repeated != {}, "a RequestCookies only when a name repeats"
+    for name, more in (repeated or {}).items():
         assert name in cookies
         assert 1 <= len(more) <= MAX_VALUES - 1
-        assert cookies.values_of(name) == (cookies[name], *more)
+        assert cookies.values_of(name) == (cookies[name], *more)  # type: ignore[attr-defined]
     total = 0
     for name, value in cookies.items():
         assert type(name) is str
