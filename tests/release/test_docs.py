@@ -1,0 +1,45 @@
+"""The docs stay in step with the code: every option, every reason code, every README link.
+
+`make docs` (run by `make test`) builds the site with --strict, which checks the links
+between pages and the references generated from the docstrings; these tests check what a
+build cannot know.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from cookiesess import SessionConfig
+from cookiesess.exceptions import REJECT_REASONS
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+LINK = re.compile(r"\]\((?!https?:|#)([^)#\s]+)(?:#[^)\s]*)?\)")
+
+
+def table_cells(page: Path) -> set[str]:
+    """The backticked names in the first column of the page's tables."""
+    rows = (line for line in page.read_text().splitlines() if line.startswith("| `"))
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def test_every_option_is_in_the_configuration_table() -> None:
+    """Each SessionConfig field has a row in docs/configuration.md (the clock is for tests)."""
+    options = {field.name for field in dataclasses.fields(SessionConfig)} - {"clock"}
+
+    assert options - table_cells(DOCS / "configuration.md") == set()
+
+
+def test_every_reject_reason_is_explained_for_operators() -> None:
+    """Each reason `on_reject` can receive has a row in the metrics table of operations.md."""
+    assert set(REJECT_REASONS) - table_cells(DOCS / "operations.md") == set()
+
+
+def test_readme_links_resolve() -> None:
+    """Every relative link in README.md names a file in the repository."""
+    targets = LINK.findall((REPO / "README.md").read_text())
+
+    assert any(target.startswith("docs/") for target in targets)
+    assert [target for target in targets if not (REPO / target).exists()] == []
