@@ -4,16 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SOURCES := $(wildcard cookiesess tests fuzz bench examples)
+SOURCES := $(wildcard cookiesess tests fuzz bench examples docs/hooks.py)
 FUZZ_SECONDS ?= 60
 PYTEST_ARGS ?=
 
-.PHONY: install lint fmt type unit test fuzz-smoke fuzz bench bench-quick demo clean
+.PHONY: install lint fmt type unit test fuzz-smoke fuzz bench bench-quick demo docs dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,speed]'
+	$(BIN)/python -m pip install -q -e '.[test,speed,docs,dist]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,8 +35,19 @@ unit: install
 fuzz-smoke: install
 	$(BIN)/pytest -q tests/test_fuzz_corpus.py $(PYTEST_ARGS)
 
-test: install lint type
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The docs site, built with warnings as errors (a broken link or reference fails).
+docs: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+# The sdist and wheel in dist/, their metadata checked as PyPI would.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . > /dev/null
+	$(BIN)/twine check --strict dist/*
+
+# tests/release installs the wheel `dist` built into a fresh venv and smoke-tests it there.
+test: install lint type docs dist
+	COOKIESESS_DIST=dist $(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/python -Im cookiesess keygen > /dev/null
 
 fuzz: install
@@ -55,4 +66,4 @@ demo: install
 	$(BIN)/cookiesess demo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist
