@@ -42,7 +42,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The directory holding exactly one sdist and one wheel of this version."""
     given = os.environ.get("COOKIESESS_DIST")
     if given:
-        return Path(given)
+        return Path(given).resolve()
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)],
