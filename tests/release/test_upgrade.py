@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cookiesess import Keyring, Session, SessionEngine, cli
-from cookiesess.stores import SQLiteStore
+from cookiesess import ConfigurationError, Keyring, Session, SessionEngine, StoreError, cli
+from cookiesess.stores import MemoryStore, SQLiteStore
 from tests.release.upgrade_data import CASES, COOKIE_NAME, SEALED_AT
 
 FIXTURES = Path(__file__).resolve().parent / "v0_1"
@@ -112,3 +112,21 @@ def test_a_lowered_absolute_timeout_ends_older_sessions() -> None:
     assert kept == []
     assert dict(lowered.load(COOKIES["small"], now=two_hours_later)) == {}
     assert rejected == ["expired"]
+
+
+def test_a_denylist_needs_an_absolute_deadline() -> None:
+    """Upgrade note 3: `denylist` with `absolute_timeout=None` is refused at start-up."""
+    with pytest.raises(ConfigurationError, match="absolute_timeout"):
+        engine(denylist=MemoryStore(evict=False), absolute_timeout=None)
+
+
+def test_a_denylist_never_evicts(tmp_path: Path) -> None:
+    """Upgrade note 4: an evicting MemoryStore is refused; a full one makes revoke() raise."""
+    with pytest.raises(ConfigurationError, match="evict=False"):
+        engine(denylist=MemoryStore())
+    eng, _ = engine(denylist=MemoryStore(max_entries=1, evict=False))
+    eng.revoke(eng.load(COOKIES["small"], now=SOON), now=SOON)
+
+    with pytest.raises(StoreError):
+        eng.revoke(eng.load(COOKIES["chunked"], now=SOON), now=SOON)
+    assert dict(eng.load(COOKIES["small"], now=SOON)) == {}
