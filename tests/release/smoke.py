@@ -30,12 +30,12 @@ jar = dict(value.split(";", 1)[0].split("=", 1) for value in set_cookies)
 reopened = engine.load(jar)
 
 imported = {}
-for extra, module in ADAPTERS.items():
+for extra, modules in ADAPTERS.items():
     if extra == "django":
         from django.conf import settings
 
         settings.configure(COOKIESESS={"keys": KEYGEN_OUTPUT})
-    imported[extra] = importlib.import_module(module).__name__
+    imported[extra] = [importlib.import_module(module).__name__ for module in modules]
 
 print(
     json.dumps(

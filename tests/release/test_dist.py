@@ -25,12 +25,13 @@ import cookiesess
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-# Each extra that enables an adapter or store, and the module it enables.
+# Each extra that enables an adapter or store, and the modules that must then import.
 ADAPTERS = {
-    "flask": "cookiesess.flask",
-    "django": "cookiesess.django",
-    "starlette": "cookiesess.asgi",
-    "redis": "cookiesess.stores.redis",
+    "flask": ["flask", "cookiesess.flask"],
+    "django": ["django", "cookiesess.django"],
+    "starlette": ["starlette", "cookiesess.asgi"],
+    "litestar": ["litestar", "cookiesess.asgi"],
+    "redis": ["redis", "cookiesess.stores.redis"],
 }
 # Extras for working on cookiesess itself, not for using it.
 DEVELOPMENT_EXTRAS = {"test", "bench", "fuzz", "docs", "dist", "speed"}

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
+import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +43,19 @@ def keys_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COOKIESESS_KEYS", f"k1:primary:{Keyring.generate().primary.secret_b64()}")
 
 
+@pytest.fixture(autouse=True)
+def _forget_quick_starts() -> Iterator[None]:
+    yield
+    for name in [name for name in sys.modules if name.startswith("_quickstart_")]:
+        del sys.modules[name]
+
+
 def run(source: str, namespace: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Execute a block as a module would, in `namespace` (a fresh one by default)."""
-    namespace = {"__name__": "quickstart"} if namespace is None else namespace
+    """Execute a block in a fresh module in sys.modules (Litestar looks it up), or `namespace`."""
+    if namespace is None:
+        module = types.ModuleType(f"_quickstart_{len(sys.modules)}")
+        sys.modules[module.__name__] = module
+        namespace = module.__dict__
     exec(compile(source, "<quick start>", "exec"), namespace)
     return namespace
 
@@ -65,6 +78,23 @@ def test_the_fastapi_quick_start_counts_visits() -> None:
         visits = [client.get("/").json()["visits"] for _ in range(3)]
 
     assert visits == [1, 2, 3]
+
+
+def test_the_litestar_quick_start_logs_in_and_out() -> None:
+    """docs/quickstart/litestar.md's app, as printed: set_session logs in, clear_session out."""
+    pytest.importorskip("litestar")
+    from litestar.testing import TestClient
+
+    app = run(block_with(REPO / "docs/quickstart/litestar.md", "DefineMiddleware("))["app"]
+
+    with TestClient(app, base_url="https://testserver.local") as client:
+        before = client.get("/").json()
+        client.post("/login")
+        during = client.get("/").json()
+        client.post("/logout")
+        after = client.get("/").json()
+
+    assert (before, during, after) == ({"user": None}, {"user": "alice"}, {"user": None})
 
 
 def test_the_flask_quick_start_logs_in() -> None:
