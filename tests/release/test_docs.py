@@ -1,4 +1,4 @@
-"""The docs stay in step with the code: every option, every reason code, every README link.
+"""The docs stay in step with the code: every option, reason and event, every README link.
 
 `make docs` (run by `make test`) builds the site with --strict, which checks the links
 between pages and the references generated from the docstrings; these tests check what a
@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from cookiesess import SessionConfig
+from cookiesess.events import EVENT_KINDS
 from cookiesess.exceptions import REJECT_REASONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +36,11 @@ def test_every_option_is_in_the_configuration_table() -> None:
 def test_every_reject_reason_is_explained_for_operators() -> None:
     """Each reason `on_reject` can receive has a row in the metrics table of operations.md."""
     assert set(REJECT_REASONS) - table_cells(DOCS / "operations.md") == set()
+
+
+def test_every_event_kind_is_explained_for_operators() -> None:
+    """Each kind `on_event` can report has a row in the events table of operations.md."""
+    assert set(EVENT_KINDS) - table_cells(DOCS / "operations.md") == set()
 
 
 def test_readme_links_resolve() -> None:
