@@ -32,6 +32,7 @@ ADAPTERS = {
     "starlette": ["starlette", "cookiesess.asgi"],
     "litestar": ["litestar", "cookiesess.asgi"],
     "redis": ["redis", "cookiesess.stores.redis"],
+    "metrics": ["prometheus_client", "cookiesess.metrics"],
 }
 # Extras for working on cookiesess itself, not for using it.
 DEVELOPMENT_EXTRAS = {"test", "bench", "fuzz", "docs", "dist", "speed"}
