@@ -7,8 +7,12 @@ build cannot know.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import itertools
 import re
+import textwrap
 from pathlib import Path
 
 from cookiesess import SessionConfig
@@ -31,6 +35,23 @@ def test_every_option_is_in_the_configuration_table() -> None:
     options = {field.name for field in dataclasses.fields(SessionConfig)} - {"clock"}
 
     assert options - table_cells(DOCS / "configuration.md") == set()
+
+
+def test_every_option_has_a_docstring() -> None:
+    """Each SessionConfig field has the attribute docstring the configuration reference shows."""
+    (cls,) = ast.parse(textwrap.dedent(inspect.getsource(SessionConfig))).body
+    assert isinstance(cls, ast.ClassDef)
+    documented = {
+        statement.target.id
+        for statement, following in itertools.pairwise(cls.body)
+        if isinstance(statement, ast.AnnAssign)
+        and isinstance(statement.target, ast.Name)
+        and isinstance(following, ast.Expr)
+        and isinstance(following.value, ast.Constant)
+        and isinstance(following.value.value, str)
+    }
+
+    assert {field.name for field in dataclasses.fields(SessionConfig)} - documented == set()
 
 
 def test_every_reject_reason_is_explained_for_operators() -> None:
