@@ -44,13 +44,19 @@ class SessionConfig:
     save_uninitialized: bool = False
     """Write a cookie for new sessions that hold no data."""
     path: str = "/"
+    """Cookie Path; the session is sent only under it."""
     domain: str | None = None
+    """Cookie Domain; None (the default) keeps the cookie to the exact host."""
     secure: bool | Literal["auto"] = True
     """True, False, or "auto" to follow the request scheme."""
     httponly: bool = True
+    """Hide the cookie from scripts on the page."""
     samesite: SameSite | None = "Lax"
+    """SameSite attribute: "Strict", "Lax" or "None" (which requires Secure); None omits it."""
     partitioned: bool = False
+    """Partitioned attribute (CHIPS, for third-party contexts); requires Secure."""
     priority: Priority | None = None
+    """Chromium's Priority attribute ("Low", "Medium", "High"); None omits it."""
     max_cookie_bytes: int = 4096
     """Bound on every Set-Cookie header value (name, value and attributes)."""
     max_total_bytes: int = 6000
