@@ -1,11 +1,11 @@
 """MkDocs hook: site pages made of the repository's top-level documents.
 
 A page holding a line ``<!-- include PATH -->`` gets the file at PATH (relative to the
-repository root) in its place, so SECURITY.md, CHANGELOG.md and fuzz/README.md stay where
-GitHub and the sdist show them and are not copied. Their relative links are rewritten to
-the site page of the same document (a link into docs/ to that page); a link to a document
-the site lacks is left alone, and the strict build then fails on it. Include lines belong in
-pages at the top of docs/.
+repository root) in its place, so SECURITY.md, ARCHITECTURE.md, CHANGELOG.md and
+fuzz/README.md stay where GitHub and the sdist show them and are not copied. Their
+relative links are rewritten to the site page of the same document (a link into docs/ to
+that page); a link to a document the site lacks is left alone, and the strict build then
+fails on it. Include lines belong in pages at the top of docs/.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ LINK = re.compile(r"\]\((?!https?:|#)([^)#\s]+)(#[^)\s]*)?\)")
 PAGES = {
     "README.md": "index.md",
     "SECURITY.md": "security.md",
+    "ARCHITECTURE.md": "architecture.md",
     "CHANGELOG.md": "changelog.md",
     "fuzz/README.md": "fuzzing.md",
 }

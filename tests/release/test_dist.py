@@ -100,6 +100,7 @@ def test_sdist_contents(dist: Path) -> None:
         "README.md",
         "LICENSE",
         "SECURITY.md",
+        "ARCHITECTURE.md",
         "CHANGELOG.md",
         "mkdocs.yml",
         "docs/index.md",
