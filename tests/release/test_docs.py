@@ -21,6 +21,7 @@ from cookiesess.exceptions import REJECT_REASONS
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
+REPO_PATH = re.compile(r"`((?:tests|examples|fuzz|bench|cookiesess)/[\w./-]*)`")
 LINK = re.compile(r"\]\((?!https?:|#)([^)#\s]+)(?:#[^)\s]*)?\)")
 
 
@@ -62,6 +63,15 @@ def test_every_reject_reason_is_explained_for_operators() -> None:
 def test_every_event_kind_is_explained_for_operators() -> None:
     """Each kind `on_event` can report has a row in the events table of operations.md."""
     assert set(EVENT_KINDS) - table_cells(DOCS / "operations.md") == set()
+
+
+def test_every_repository_path_the_docs_name_exists() -> None:
+    """Paths like `tests/system/` or `examples/litestar_app.py` in README and docs/ exist."""
+    pages = [REPO / "README.md", *DOCS.rglob("*.md")]
+    named = {path for page in pages for path in REPO_PATH.findall(page.read_text())}
+
+    assert named
+    assert sorted(path for path in named if not (REPO / path).exists()) == []
 
 
 def test_readme_links_resolve() -> None:
