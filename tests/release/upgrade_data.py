@@ -25,6 +25,21 @@ CASES: dict[str, dict[str, Any]] = {
         "cart": [1, 2.5, None, True, {"sku": "A-1"}],
         "big": 2**200,
     },
+    # Values at the limits of 0.1's encoder, which 0.2's stricter decoder must still read.
+    "edges": {
+        "digits": Decimal("1" * 300),
+        "huge": Decimal("1E+1000"),
+        "tiny": Decimal("1E-1000"),
+        "wide": 2**1023,
+        "zone": dt.datetime(
+            2027, 1, 15, 8, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))
+        ),
+        "first": dt.date(1, 1, 1),
+        "empty": frozenset(),
+        "negative_zero": -0.0,
+        "nested": [[[[{"deep": [1]}]]]],
+        "pair": [1, "two"],
+    },
     # Split across two chunk cookies.
     "chunked": {"user": "bob", "notes": ["n" * 1000 for _ in range(4)]},
     # Past the cookie budget: the data is in the SQLite store, the cookie holds a reference.
