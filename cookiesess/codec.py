@@ -21,7 +21,7 @@ import gc
 import io
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import cbor2
@@ -247,6 +247,22 @@ def decode(data: bytes) -> dict[str, Any]:
     return value
 
 
+def _encode_sorted_set(encoder: cbor2.CBOREncoder, value: set[Any] | frozenset[Any]) -> None:
+    # A set iterates in hash order, which differs between processes
+    # (PYTHONHASHSEED): sorted by their encodings, its members encode to the
+    # same bytes in every worker, so an unchanged session is never re-sent.
+    encoder.encode(cbor2.CBORTag(258, sorted(value, key=cbor2.dumps)))
+
+
+_SET_TAG: Final = b"\xd9\x01\x02"
+"""Tag 258 (a set) as the encoder writes it."""
+# Passing encoders= doubles cbor2's cost, so only data holding a set pays it.
+_SORTED_SETS: Final[dict[type, Callable[[cbor2.CBOREncoder, Any], None]]] = {
+    set: _encode_sorted_set,
+    frozenset: _encode_sorted_set,
+}
+
+
 def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes:
     """Encode a session's data, refusing anything `decode` would not read back.
 
@@ -272,7 +288,10 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
             except _PathError as exc:
                 raise CodecError(exc.message, path=_printable(key + exc.path)) from None
     try:
-        return cbor2.dumps(data)
+        encoded = cbor2.dumps(data)
+        if _SET_TAG in encoded:  # rare; a false match only costs the second encoding
+            encoded = cbor2.dumps(data, encoders=_SORTED_SETS)
+        return encoded
     except UnicodeEncodeError:
         # Rare enough to look for only now: no per-string cost on every commit.
         path = _lone_surrogate(data) or ""
