@@ -191,6 +191,10 @@ def plain(session: Session) -> dict[str, Any]:
     return dict(dict.items(session))
 
 
+def _member(value: object) -> tuple[str, str]:
+    return type(value).__name__, repr(value)
+
+
 def same(a: object, b: object) -> bool:
     """Deep equality as the codec reads values back (NaN equal, tuple = list)."""
     if isinstance(a, float) and math.isnan(a):
@@ -199,6 +203,9 @@ def same(a: object, b: object) -> bool:
         a = list(a)
     if isinstance(a, frozenset):
         a = set(a)
+    if isinstance(a, set):
+        # Members by type and repr: a set holding NaN never equals its copy.
+        return type(b) is set and sorted(map(_member, a)) == sorted(map(_member, b))
     if isinstance(a, list):
         return (
             type(b) is list
