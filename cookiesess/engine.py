@@ -93,19 +93,7 @@ class SessionEngine:
             store=config.store,
             max_age=config.max_age,
         )
-        readers: tuple[LegacyReader, ...] = tuple(config.migrate_from)  # type: ignore[arg-type]
-        self._migration = (
-            Migration(
-                readers,
-                config.migrate_until,
-                names=self._jar.names,
-                path=config.path,
-                domain=config.domain,
-                partitioned=config.partitioned,
-            )
-            if readers
-            else None
-        )
+        self._migration = Migration.of(config, self._jar.names)
         self._save_new = config.save_uninitialized
         self._placer = Placer(
             jar=self._jar,
