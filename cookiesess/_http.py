@@ -38,6 +38,18 @@ class HeaderNames(Generic[H]):
     """Turns a header value (latin-1 text) into the interface's type."""
     decode: Callable[[H], str]
     """Turns one of the interface's header values back into text."""
+    merged: frozenset[H] = dataclasses.field(init=False)
+    """The lowercase names the session's headers merge into."""
+    vary_cookie: tuple[H, H] = dataclasses.field(init=False)
+    private: tuple[H, H] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built once: the request path appends these as they are.
+        object.__setattr__(
+            self, "merged", frozenset((self.vary.lower(), self.cache_control.lower()))
+        )
+        object.__setattr__(self, "vary_cookie", (self.vary, self.encode("Cookie")))
+        object.__setattr__(self, "private", (self.cache_control, self.encode("private")))
 
 
 def _text(value: str) -> str:
@@ -86,19 +98,22 @@ def with_session_headers(
         names: `WSGI` or `ASGI`.
     """
     out = list(headers)
-    merged = (names.vary.lower(), names.cache_control.lower())
-    if any(key.lower() in merged for key, _ in out):
-        if vary:
-            _merge(out, names.vary, vary_cookie, names)
-        if set_cookies:
-            _merge(out, names.cache_control, private_cache_control, names)
+    merged = names.merged
+    for key, _ in out:
+        if key.lower() in merged:
+            if vary:
+                _merge(out, names.vary, vary_cookie, names)
+            if set_cookies:
+                _merge(out, names.cache_control, private_cache_control, names)
+            break
     else:  # nothing to merge with (the common case): append
         if vary:
-            out.append((names.vary, names.encode("Cookie")))
+            out.append(names.vary_cookie)
         if set_cookies:
-            out.append((names.cache_control, names.encode("private")))
-    set_cookie, encode = names.set_cookie, names.encode
-    out.extend((set_cookie, encode(line)) for line in set_cookies)
+            out.append(names.private)
+    if set_cookies:
+        set_cookie, encode = names.set_cookie, names.encode
+        out.extend([(set_cookie, encode(line)) for line in set_cookies])
     return out
 
 
