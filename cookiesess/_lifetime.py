@@ -59,9 +59,13 @@ class Lifetime:
         Raises:
             InvalidToken: ``expired``.
         """
-        if state.issued > now + SKEW or state.last > now + SKEW:
+        issued = state.issued
+        if issued > now + SKEW or state.last > now + SKEW:
             raise InvalidToken("expired")
-        deadline = self.deadline(state)
+        deadline = state.deadline  # self.deadline(state), inlined: every request runs this
+        absolute = self.absolute
+        if absolute is not None and issued and (not deadline or issued + absolute < deadline):
+            deadline = issued + absolute
         if deadline and now >= deadline:
             raise InvalidToken("expired")
         if self.idle is not None and now - state.last >= self.idle:
