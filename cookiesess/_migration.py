@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from . import codec
 from .cookies import SetCookie, values_of
 from .exceptions import CodecError, ConfigurationError, InvalidToken
-
-if TYPE_CHECKING:
-    from .config import SessionConfig
 
 __all__ = ["LegacyReader", "Migration", "expire_line", "readers_of"]
 
@@ -131,21 +128,6 @@ class Migration:
         self._name = names[0]
         self._chunk_names = frozenset(names)
         self._ours = (path, _domain_key(domain), partitioned)
-
-    @classmethod
-    def of(cls, config: SessionConfig, names: Sequence[str]) -> Migration | None:
-        """The migration `config` asks for (None without readers); `names`: our chunk names."""
-        readers: tuple[LegacyReader, ...] = tuple(config.migrate_from)  # type: ignore[arg-type]
-        if not readers:
-            return None
-        return cls(
-            readers,
-            config.migrate_until,
-            names=names,
-            path=config.path,
-            domain=config.domain,
-            partitioned=config.partitioned,
-        )
 
     def read(
         self, cookies: Mapping[str, str], now: int

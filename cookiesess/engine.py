@@ -93,7 +93,7 @@ class SessionEngine:
             store=config.store,
             max_age=config.max_age,
         )
-        self._migration = Migration.of(config, self._jar.names)
+        self._migration = _migration_of(config, self._jar.names)
         self._save_new = config.save_uninitialized
         self._placer = Placer(
             jar=self._jar,
@@ -420,3 +420,18 @@ class SessionEngine:
         self._lifetime.admit(state, now)
         deadline = self._lifetime.deadline(state)
         return inspection(opened, cookies, self.config, self._jar.names, deadline)
+
+
+def _migration_of(config: SessionConfig, names: tuple[str, ...]) -> Migration | None:
+    """The migration `config` asks for (None without readers); `names`: our chunk names."""
+    readers: tuple[LegacyReader, ...] = tuple(config.migrate_from)  # type: ignore[arg-type]
+    if not readers:
+        return None
+    return Migration(
+        readers,
+        config.migrate_until,
+        names=names,
+        path=config.path,
+        domain=config.domain,
+        partitioned=config.partitioned,
+    )
