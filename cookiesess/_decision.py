@@ -47,7 +47,7 @@ def decide(session: Session, lifetime: Lifetime, now: int, save_uninitialized: b
         return WRITE
     if state.reseal:
         return RESEAL
-    if state.refresh or (lifetime.refresh_every is not None and lifetime.refresh_due(state, now)):
+    if state.refresh or lifetime.refresh_due(state, now):
         return REFRESH
     return NOTHING
 

@@ -59,13 +59,9 @@ class Lifetime:
         Raises:
             InvalidToken: ``expired``.
         """
-        issued = state.issued
-        if issued > now + SKEW or state.last > now + SKEW:
+        if state.issued > now + SKEW or state.last > now + SKEW:
             raise InvalidToken("expired")
-        deadline = state.deadline  # self.deadline(state), inlined: every request runs this
-        absolute = self.absolute
-        if absolute is not None and issued and (not deadline or issued + absolute < deadline):
-            deadline = issued + absolute
+        deadline = self.deadline(state)
         if deadline and now >= deadline:
             raise InvalidToken("expired")
         if self.idle is not None and now - state.last >= self.idle:

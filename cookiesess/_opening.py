@@ -103,11 +103,8 @@ class Opener:
 
     def token(self, keyring: Keyring, token: str) -> Session:
         """Open a single-chunk session token (the usual request's fast path)."""
-        plaintext, key, _ = unseal(keyring, token, purpose="session", context=self._ctx)
-        state, encoded = unpack(plaintext)  # as `loaded` does, inlined for the usual request
-        state.default_max_age = self._max_age
-        state.reseal = key.state != "primary"
-        return self.session_class._loaded(codec.decode(encoded), encoded, state)
+        opened = unseal(keyring, token, purpose="session", context=self._ctx)
+        return self.loaded(opened.plaintext, opened.key)
 
     def loaded(self, plaintext: bytes, key: Key) -> Session:
         """The session an authenticated plaintext holds."""

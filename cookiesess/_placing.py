@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._plaintext import EMPTY_DATA, pack
 from .envelope import MAX_CHUNKS, seal, sealed_chars
-from .events import SessionEvent, emit
+from .events import SessionEvent, emit, write_events
 from .exceptions import SessionTooLarge
 
 if TYPE_CHECKING:
@@ -52,8 +52,10 @@ class Placer:
 
     def place(
         self, keyring: Keyring, state: SessionState, plaintext: bytes, now: int
-    ) -> tuple[str, int, list[Step]]:
-        """Return the cookie token, its chunk count and the store calls to make.
+    ) -> tuple[str, int, list[Step], list[SessionEvent]]:
+        """Return the token, its chunk count, the store calls, and the events to report.
+
+        The events (none without ``on_event``) are reported once the calls succeed.
 
         Raises:
             SessionTooLarge: over the budget and no store is configured.
@@ -66,7 +68,7 @@ class Placer:
             token = seal(keyring, plaintext, purpose="session", context=self._ctx, chunks=count)
             if state.source is not None:
                 ops.append(self._release(state))
-            return token, count, ops
+            return token, count, ops, self._events(keyring, state, False, length)
         if store is None:
             emit(self._on_event, SessionEvent(kind="too_large", size=length))
             config = self._config
@@ -80,7 +82,15 @@ class Placer:
         ops.append((store, "set", (key, record, self._lifetime.store_ttl(state, now))))
         if state.source is not None and state.source[0] != key:
             ops.append(self._release(state))
-        return self._fallback.seal_ref(keyring, pack(state) + EMPTY_DATA), 1, ops
+        token = self._fallback.seal_ref(keyring, pack(state) + EMPTY_DATA)
+        return token, 1, ops, self._events(keyring, state, True, length)
+
+    def _events(
+        self, keyring: Keyring, state: SessionState, in_store: bool, size: int
+    ) -> list[SessionEvent]:
+        if self._on_event is None:
+            return []
+        return write_events(state, in_store=in_store, size=size, primary=keyring.primary.id)
 
     def _release(self, state: SessionState) -> Step:
         """The store call that drops the record the session was read from, on a move.

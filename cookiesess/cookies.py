@@ -5,7 +5,7 @@ lines, splits on ``;`` and ``,`` (gunicorn joins repeated Cookie headers with a
 comma; our values never contain one), skips malformed pairs instead of
 aborting, and never uses `http.cookies` (CVE-2024-7592). When a name repeats,
 the mapping holds the first occurrence (browsers send the most specific path
-first) and `RequestCookies.values_of` all of them, up to `MAX_VALUES`: the
+first) and `values_of` all of them, up to `MAX_VALUES`: the
 engine opens whichever value is a valid session, whatever the order.
 Rendering goes through a validated `SetCookie`. No I/O, no clock.
 """
@@ -59,29 +59,21 @@ _ATTR_VALUE: Final = re.compile(r"[\x20-\x3a\x3c-\x7e]*").fullmatch
 
 
 class RequestCookies(dict[str, str]):
-    """A request's cookies: ``{name: first value}``, plus the values of repeated names."""
+    """A request's cookies when a name repeats: ``{name: first value}``, plus the repeats."""
 
-    # A class default, not __init__: building the mapping stays a C-level call.
-    repeated: dict[str, list[str]] | None = None
-    """The second and later values of each repeated name, in header order."""
-
-    def values_of(self, name: str) -> tuple[str, ...]:
-        """Every value sent under `name`, in header order (at most `MAX_VALUES`)."""
-        first = self.get(name)
-        if first is None:
-            return ()
-        more = self.repeated.get(name) if self.repeated else None
-        return (first, *more) if more else (first,)
+    def __init__(self, first: dict[str, str], repeated: dict[str, list[str]]) -> None:
+        super().__init__(first)
+        self.repeated = repeated
+        """The second and later values of each repeated name, in header order."""
 
 
 def values_of(cookies: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """Every value of `name` in `cookies` (a `RequestCookies` keeps repeats; a dict does not)."""
+    """Every value of `name` in `cookies`, in header order (at most `MAX_VALUES`)."""
     first = cookies.get(name)
     if first is None:
         return ()
-    if type(cookies) is RequestCookies and cookies.repeated:
-        return cookies.values_of(name)
-    return (first,)
+    more = cookies.repeated.get(name) if type(cookies) is RequestCookies else None
+    return (first, *more) if more else (first,)
 
 
 def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str, str]:
@@ -120,9 +112,7 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
             more.append(value.strip(" \t"))
     if repeated is None:
         return cookies  # the usual request: a plain dict
-    found = RequestCookies(cookies)
-    found.repeated = repeated
-    return found
+    return RequestCookies(cookies, repeated)
 
 
 def chunk_name(name: str, index: int) -> str:

@@ -33,10 +33,10 @@ from ._plaintext import META_BYTES, pack
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
 from .cookies import RequestCookies
 from .envelope import aad_context, peek_header, read_header, sealed_chars
-from .events import SessionEvent, emit, report, store_error, write_events
+from .events import SessionEvent, emit, report, store_error
 from .exceptions import ConfigurationError, InvalidToken, RejectReason, StoreError
 from .keys import Keyring
-from .session import LazySession, Session, SessionState
+from .session import LazySession, Session
 
 __all__ = [
     "DEFAULT_ABSOLUTE_TIMEOUT",
@@ -365,21 +365,10 @@ class SessionEngine:
             self._lifetime.start(state, now)  # regenerate(): a fresh lifetime under a new id
         state.last = now
         plaintext = pack(state) + session._data_bytes()
-        token, count, ops = self._placer.place(self.keyring, state, plaintext, now)
-        after = None
-        if self._on_event is not None and (ops or state.reseal):
-            after = self._reporter(state, ops, sealed_chars(len(plaintext)))
+        token, count, ops, events = self._placer.place(self.keyring, state, plaintext, now)
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
         lines += self._jar.expire(cookies, secure, keep=count)
-        return then(ops, lines, after)
-
-    def _reporter(
-        self, state: SessionState, ops: list[Step], size: int
-    ) -> Callable[[], None] | None:
-        """What to report once a write's store calls have succeeded (None: nothing)."""
-        in_store = any(op[1] == "set" for op in ops)
-        events = write_events(state, in_store=in_store, size=size, primary=self.keyring.primary.id)
-        return (lambda: report(self._on_event, events)) if events else None
+        return then(ops, lines, (lambda: report(self._on_event, events)) if events else None)
 
     def _store_failed(self, operation: str, error: StoreError, duration: float) -> None:
         emit(self._on_event, store_error(operation, error, duration))

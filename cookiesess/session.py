@@ -112,15 +112,7 @@ class Session(dict[str, Any]):
     def _loaded(cls, data: dict[str, Any], encoded: bytes, state: SessionState) -> Session:
         session = cls.__new__(cls)
         dict.update(session, data)
-        # _start, inlined: this runs on every request that carries a session.
-        session._state = state
-        session.new = False
-        session.accessed = False
-        session._orig = encoded
-        session._out = set()
-        session._all_out = False
-        session._dirty = False
-        session._encoded = None
+        session._start(state, encoded)
         return session
 
     def _start(self, state: SessionState, encoded: bytes | None) -> None:

@@ -24,6 +24,7 @@ from cookiesess.cookies import (
     MAX_VALUES,
     RequestCookies,
     parse_cookie_header,
+    values_of,
 )
 
 
@@ -35,7 +36,7 @@ def _check(cookies: object) -> dict[str, str]:
     for name, more in (repeated or {}).items():
         assert name in cookies
         assert 1 <= len(more) <= MAX_VALUES - 1
-        assert cookies.values_of(name) == (cookies[name], *more)  # type: ignore[attr-defined]
+        assert values_of(cookies, name) == (cookies[name], *more)  # type: ignore[arg-type]
     total = 0
     for name, value in cookies.items():
         assert type(name) is str
