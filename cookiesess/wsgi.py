@@ -33,10 +33,6 @@ logger = logging.getLogger("cookiesess")
 ENVIRON_KEY: Final = "cookiesess.session"
 """The WSGI environ key holding the request's session."""
 
-_UNAVAILABLE_STATUS: Final = STORE_UNAVAILABLE.status_line
-_UNAVAILABLE_BODY: Final = STORE_UNAVAILABLE.body
-_UNAVAILABLE_HEADERS: Final = tuple(STORE_UNAVAILABLE.headers)
-
 
 class SessionMiddleware:
     """Give a WSGI app a cookie session at ``environ["cookiesess.session"]``.
@@ -101,8 +97,8 @@ class SessionMiddleware:
                 session = cookies.load()
             except StoreError:
                 logger.exception("cookiesess: session store failed while loading")
-                start_response(_UNAVAILABLE_STATUS, list(_UNAVAILABLE_HEADERS))
-                return [_UNAVAILABLE_BODY]
+                start_response(STORE_UNAVAILABLE.status_line, STORE_UNAVAILABLE.headers)
+                return [STORE_UNAVAILABLE.body]
         exchange.session = session
         environ[ENVIRON_KEY] = session
         try:
@@ -113,7 +109,7 @@ class SessionMiddleware:
                 raise
             logger.exception("cookiesess: session store failed while loading")
             exchange.fail()
-            return [_UNAVAILABLE_BODY]
+            return [STORE_UNAVAILABLE.body]
         if exchange.started and not exchange.failed:
             return body
         # start_response comes during iteration (a generator app), or the
@@ -226,7 +222,7 @@ class _Exchange:
         """Start a 503 instead of the app's response; the app's output is dropped."""
         self.started = True
         self.failed = True
-        self.next_start_response(_UNAVAILABLE_STATUS, list(_UNAVAILABLE_HEADERS))
+        self.next_start_response(STORE_UNAVAILABLE.status_line, STORE_UNAVAILABLE.headers)
         return _discard
 
 
@@ -276,7 +272,7 @@ class _Body:
             raise StopIteration
         self._replaced = True
         self.close()
-        return _UNAVAILABLE_BODY
+        return STORE_UNAVAILABLE.body
 
     def close(self) -> None:
         """Close the app's iterable (once), as PEP 3333 requires."""
