@@ -3,19 +3,25 @@
 A value is a sealed token (its chunks joined by index) or a sealed reference
 whose record is read from the store. Nothing is parsed before it is
 authenticated; the admission (timeouts, generation, denylist) comes after,
-in the engine.
+in the engine, on every request.
+
+A browser sends the same cookie until the session changes, so the opener
+remembers the session tokens it authenticated (`KNOWN_TOKENS` of them): the
+same string again is the same ciphertext, so it skips base64, AES-GCM and, for
+data holding no container, cbor2. A token is remembered only once it
+authenticated under this engine's keyring, so a forged one cannot enter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from . import codec
-from ._plaintext import EMPTY_DATA, unpack
+from ._plaintext import EMPTY_DATA, META_BYTES, Meta, read_meta, state_of, unpack
 from .envelope import Header, peek_header, read_header, unseal
 from .exceptions import InvalidToken
-from .session import Session
+from .session import MUTABLE, Session
 
 if TYPE_CHECKING:
     from ._drive import Step
@@ -24,7 +30,12 @@ if TYPE_CHECKING:
     from ._lifetime import Lifetime
     from .keys import Key, Keyring
 
-__all__ = ["Opened", "Opener"]
+__all__ = ["KNOWN_TOKENS", "Opened", "Opener"]
+
+KNOWN_TOKENS: Final = 2048
+"""Authenticated session tokens remembered per engine, then all forgotten at once."""
+_KNOWN_MAX_CHARS: Final = 4096
+"""Only single-cookie tokens are remembered (so at most about 20 MB when full)."""
 
 
 class Opened(NamedTuple):
@@ -38,10 +49,35 @@ class Opened(NamedTuple):
     """False for a store reference whose record was not read."""
 
 
+class _Known:
+    """An authenticated session token, as far as every request opening it shares."""
+
+    __slots__ = ("data", "encoded", "key", "meta", "reseal")
+
+    def __init__(self, key: Key, meta: Meta, encoded: bytes, data: dict[str, Any]) -> None:
+        self.key = key
+        self.meta = meta
+        self.encoded = encoded
+        self.reseal = key.state != "primary"
+        # With no container among the values, a copy of the decoded data is as
+        # fresh as decoding it again (`Session._loaded` copies); else decode.
+        self.data = data if MUTABLE.isdisjoint(map(type, data.values())) else None
+
+
 class Opener:
     """Opens the values of one configuration's session cookie into sessions."""
 
-    __slots__ = ("_ctx", "_fallback", "_jar", "_lifetime", "_max_age", "_store", "session_class")
+    __slots__ = (
+        "_ctx",
+        "_fallback",
+        "_jar",
+        "_keyring",
+        "_known",
+        "_lifetime",
+        "_max_age",
+        "_store",
+        "session_class",
+    )
 
     def __init__(
         self,
@@ -61,6 +97,8 @@ class Opener:
         self._ctx = context
         self._store = store
         self._max_age = max_age
+        self._keyring: Keyring | None = None
+        self._known: dict[str, _Known] = {}
 
     def open(
         self, keyring: Keyring, cookies: Mapping[str, str], value: str, now: int, *, fetch: bool
@@ -80,9 +118,8 @@ class Opener:
             header = read_header(value)
         token = value if header.chunks == 1 else self._jar.join(cookies, value, header.chunks)
         if header.purpose == "session":
-            opened = unseal(keyring, token, purpose="session", context=self._ctx)
-            session = self.loaded(opened.plaintext, opened.key)
-            return Opened(header, opened.key, session, None, True)
+            known, data = self._open_token(keyring, token)
+            return Opened(header, known.key, self._session(known, data), None, True)
         if header.purpose != "ref":
             raise InvalidToken("malformed")
         plaintext, key = self._fallback.open_ref(keyring, token)
@@ -103,8 +140,7 @@ class Opener:
 
     def token(self, keyring: Keyring, token: str) -> Session:
         """Open a single-chunk session token (the usual request's fast path)."""
-        opened = unseal(keyring, token, purpose="session", context=self._ctx)
-        return self.loaded(opened.plaintext, opened.key)
+        return self._session(*self._open_token(keyring, token))
 
     def loaded(self, plaintext: bytes, key: Key) -> Session:
         """The session an authenticated plaintext holds."""
@@ -112,6 +148,37 @@ class Opener:
         state.default_max_age = self._max_age
         state.reseal = key.state != "primary"
         return self.session_class._loaded(codec.decode(encoded), encoded, state)
+
+    def _open_token(self, keyring: Keyring, token: str) -> tuple[_Known, dict[str, Any] | None]:
+        """The token's known opening, and its decoded data if decoded just now."""
+        if keyring is not self._keyring:  # a new keyring may lack a key: forget all
+            self._known, self._keyring = {}, keyring
+        known = self._known.get(token)
+        if known is not None:
+            return known, None
+        opened = unseal(keyring, token, purpose="session", context=self._ctx)
+        meta = read_meta(opened.plaintext)
+        encoded = opened.plaintext[META_BYTES:]
+        data = codec.decode(encoded)
+        known = _Known(opened.key, meta, encoded, data)
+        if len(token) <= _KNOWN_MAX_CHARS:
+            if len(self._known) >= KNOWN_TOKENS:
+                self._known = {}  # replaced whole: atomic under other threads
+            self._known[token] = known
+        return known, data
+
+    def _session(self, known: _Known, data: dict[str, Any] | None) -> Session:
+        """A new `Session` of a known token (its state is per request)."""
+        state = state_of(known.meta)
+        state.default_max_age = self._max_age
+        state.reseal = known.reseal
+        if data is None:
+            data = known.data if known.data is not None else codec.decode(known.encoded)
+        return self.session_class._loaded(data, known.encoded, state)
+
+    def forget(self) -> None:
+        """Forget every remembered token (benchmarks of a cold process call it)."""
+        self._known = {}
 
     def fresh(self, now: int, data: Mapping[str, Any] | None = None) -> Session:
         """A new session (holding `data`, e.g. a migrated legacy session's)."""

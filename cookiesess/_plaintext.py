@@ -20,7 +20,17 @@ from .cookies import MAX_AGE_CAP
 from .exceptions import InvalidToken
 from .session import UNSET, SessionState
 
-__all__ = ["EMPTY_DATA", "META", "META_BYTES", "META_CONST", "pack", "unpack"]
+__all__ = [
+    "EMPTY_DATA",
+    "META",
+    "META_BYTES",
+    "META_CONST",
+    "Meta",
+    "pack",
+    "read_meta",
+    "state_of",
+    "unpack",
+]
 
 META: Final = struct.Struct(">5s3sI3sI3sI3sQ3sI4s32s2s")
 META_CONST: Final = (
@@ -76,6 +86,19 @@ def unpack(plaintext: bytes) -> tuple[SessionState, bytes]:
     Raises:
         InvalidToken: ``malformed``, when the layout is not ours.
     """
+    return state_of(read_meta(plaintext)), plaintext[META_BYTES:]
+
+
+Meta = tuple[int, int, int, int, int, bytes]
+"""What the metadata holds: issued, deadline, last, generation, max-age code, id."""
+
+
+def read_meta(plaintext: bytes) -> Meta:
+    """Return the metadata fields of `plaintext`, checking the layout.
+
+    Raises:
+        InvalidToken: ``malformed``, when the layout is not ours.
+    """
     if len(plaintext) < META_BYTES:
         raise InvalidToken("malformed")
     c0, c1, issued, c2, deadline, c3, last, c4, generation, c5, code, c6, sid, c7 = (
@@ -83,6 +106,12 @@ def unpack(plaintext: bytes) -> tuple[SessionState, bytes]:
     )
     if (c0, c1, c2, c3, c4, c5, c6, c7) != META_CONST:
         raise InvalidToken("malformed")
+    return issued, deadline, last, generation, code, sid
+
+
+def state_of(meta: Meta) -> SessionState:
+    """A fresh `SessionState` holding `meta` (one per request: the state is mutable)."""
+    issued, deadline, last, generation, code, sid = meta
     state = SessionState(sid)
     state.issued = issued
     state.deadline = deadline
@@ -90,4 +119,4 @@ def unpack(plaintext: bytes) -> tuple[SessionState, bytes]:
     state.generation = generation
     if code != _C_UNSET:
         state.cookie_max_age = None if code == _C_BROWSER else code - 2
-    return state, plaintext[META_BYTES:]
+    return state

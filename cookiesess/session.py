@@ -18,10 +18,19 @@ from typing import Any, Final
 
 from . import _b64, codec
 
-__all__ = ["SID_BYTES", "UNSET", "LazySession", "Session", "SessionState", "WebSocketSession"]
+__all__ = [
+    "MUTABLE",
+    "SID_BYTES",
+    "UNSET",
+    "LazySession",
+    "Session",
+    "SessionState",
+    "WebSocketSession",
+]
 
 SID_BYTES: Final = 32
-_MUTABLE: Final = frozenset({list, dict, set})
+MUTABLE: Final = frozenset({list, dict, set})
+"""The types of decoded values that can change in place."""
 
 
 class _Unset(enum.Enum):
@@ -271,7 +280,7 @@ class Session(dict[str, Any]):
     def __getitem__(self, key: str) -> Any:
         self.accessed = True
         value = dict.__getitem__(self, key)
-        if type(value) in _MUTABLE:
+        if type(value) in MUTABLE:
             self._out.add(key)
             self._dirty = True
             self._encoded = None
@@ -281,7 +290,7 @@ class Session(dict[str, Any]):
         """Return the value for key if present, else default."""
         self.accessed = True
         value = dict.get(self, key, default)
-        if type(value) in _MUTABLE:
+        if type(value) in MUTABLE:
             self._out.add(key)
             self._dirty = True
             self._encoded = None

@@ -26,6 +26,7 @@ from cookiesess.asgi import SessionMiddleware as ASGISessionMiddleware
 from cookiesess.wsgi import ENVIRON_KEY
 from cookiesess.wsgi import SessionMiddleware as WSGISessionMiddleware
 from tests.adapters._session_apps import Response, asgi_request, call_wsgi, environ_for
+from tests.helpers import NOW
 from tests.unit.test_tamper import SINGLE, engine, single_token_mutations, whole_cookie_cases
 
 # Exhaustive kinds are sampled with these strides; every other kind is complete.
@@ -183,3 +184,46 @@ def test_starlette_hostile_cookies_look_like_no_cookie(lazy: bool) -> None:
         assert response.status_code == 200, kind
         assert response.json() == {"session": {}}, kind
         assert response.headers.multi_items() == baseline.headers.multi_items(), kind
+
+
+def warm_cases() -> list[tuple[str, str]]:
+    """The single-token mutations of SINGLE, for an engine that already opened SINGLE."""
+    base = CASES[0][2]
+    return [(kind, header) for kind, header, e in CASES if e is base and "=" in header]
+
+
+@pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
+def test_hostile_cookies_after_the_valid_one_was_remembered(adapter: str) -> None:
+    """One app, one engine: once SINGLE opened (and is remembered), every mutation of it
+    still looks like no cookie, and SINGLE itself still expires on the idle timeout."""
+    clock = {"now": float(NOW)}
+    reasons: list[str] = []
+    warm = SessionEngine(
+        CASES[0][2].keyring,
+        CASES[0][2].config,
+        on_reject=reasons.append,
+        clock=lambda: clock["now"],
+    )
+    if adapter == "wsgi":
+        app = WSGISessionMiddleware(wsgi_app, engine=warm)
+
+        def request(header: str | None) -> Response:
+            return call_wsgi(app, environ_for(cookie=header))
+    else:
+        app = ASGISessionMiddleware(asgi_app, engine=warm)
+
+        def request(header: str | None) -> Response:
+            return asyncio.run(asgi_request(app, cookies=[] if header is None else [header]))
+
+    baseline = request(None)
+    for _ in range(2):  # opened, then opened again as a remembered token
+        assert request(f"session={SINGLE}").body == b'{"empty": false, "new": false}'
+
+    for kind, header in warm_cases():
+        reasons.clear()
+        check(kind, request(header), baseline, reasons)
+
+    reasons.clear()
+    clock["now"] = NOW + 3600  # the engine's idle_timeout
+    check("idle expiry, remembered", request(f"session={SINGLE}"), baseline, reasons)
+    assert reasons == ["expired"]

@@ -1,0 +1,154 @@
+"""Remembered tokens: a cookie seen before opens cheaper and exactly as it did.
+
+The opener remembers the session tokens it authenticated. A remembered token
+must still pass the admission on every request, hand out data no earlier
+request could have changed, and never let a token it did not authenticate in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cookiesess import Keyring, SessionEngine, _b64
+from cookiesess import _opening as opening
+from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, ring_of
+
+RING = ring_of(("a", SECRET_A, "primary"))
+
+
+def sealed(engine: SessionEngine, data: dict[str, object], *, now: int = NOW) -> dict[str, str]:
+    session = engine.load({}, now=now)
+    session.update(data)
+    browser = Browser()
+    browser.apply(engine.commit(session, {}, now=now))
+    return browser.cookies
+
+
+def rejecting(reasons: list[str], **options: object) -> SessionEngine:
+    return SessionEngine(RING, on_reject=reasons.append, **options)  # type: ignore[arg-type]
+
+
+def test_a_remembered_token_still_expires() -> None:
+    """Timeouts are checked on every request, not when the token was first opened."""
+    reasons: list[str] = []
+    engine = rejecting(reasons, idle_timeout=600, absolute_timeout=3600)
+    cookies = sealed(engine, {"user": "alice"})
+
+    assert engine.load(cookies, now=NOW + 10) == {"user": "alice"}
+    assert engine.load(cookies, now=NOW + 20) == {"user": "alice"}
+    idle = engine.load(cookies, now=NOW + 600)
+
+    assert idle.new
+    assert idle == {}
+    assert reasons == ["expired"]
+
+
+def test_a_remembered_token_is_revoked_by_a_new_generation() -> None:
+    """The generation check runs on a remembered token too."""
+    current = {"generation": 0}
+    reasons: list[str] = []
+    engine = rejecting(reasons, generation_check=lambda s: current["generation"])
+    cookies = sealed(engine, {"user": "alice"})
+    assert engine.load(cookies, now=NOW) == {"user": "alice"}
+
+    current["generation"] = 1
+    session = engine.load(cookies, now=NOW)
+
+    assert session.new
+    assert reasons == ["revoked"]
+
+
+@pytest.mark.parametrize(
+    ("data", "change"),
+    [
+        ({"user": "alice", "n": 1}, lambda s: s.update(n=2, extra="x")),
+        ({"user": "alice", "n": 1}, lambda s: s.pop("user")),
+        ({"cart": [1, 2], "prefs": {"a": {"b": 1}}}, lambda s: s["cart"].append(3)),
+        ({"cart": [1, 2], "prefs": {"a": {"b": 1}}}, lambda s: s["prefs"]["a"].update(b=9)),
+        ({"tags": {"x", "y"}}, lambda s: s["tags"].add("z")),
+        ({"at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "blob": b"\x00"}, lambda s: s.clear()),
+    ],
+)
+def test_changes_in_one_request_never_reach_the_next(
+    data: dict[str, object], change: object
+) -> None:
+    """Every load of a remembered token gets data as sealed, whatever earlier requests did."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, data)
+    for _ in range(3):
+        session = engine.load(cookies, now=NOW)
+        assert session == data
+        assert not session.new
+        change(session)  # type: ignore[operator]
+        # The request's own view changed; nothing was committed.
+        assert engine.load(cookies, now=NOW) == data
+
+
+def test_a_remembered_session_state_is_per_request() -> None:
+    """regenerate(), max_age and touch() on one request leave the next load as sealed."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, {"user": "alice"})
+    first = engine.load(cookies, now=NOW)
+    sid = first.id
+    first.regenerate()
+    first.max_age = 5
+
+    again = engine.load(cookies, now=NOW)
+
+    assert again.id == sid
+    assert again.max_age == engine.config.max_age
+    assert engine.commit(again, cookies, now=NOW) == []
+
+
+def test_a_tampered_token_is_refused_after_the_original_was_remembered() -> None:
+    """Only the exact authenticated string is remembered: one changed character fails."""
+    reasons: list[str] = []
+    engine = rejecting(reasons)
+    token = sealed(engine, {"user": "alice"})["session"]
+    assert engine.load({"session": token}, now=NOW) == {"user": "alice"}
+
+    raw = _b64.decode(token)
+    for i in (6, 30, len(raw) - 1):  # nonce, ciphertext, tag
+        flipped = raw[:i] + bytes([raw[i] ^ 1]) + raw[i + 1 :]
+        assert engine.load({"session": _b64.encode(flipped)}, now=NOW).new
+
+    assert reasons == ["auth_failed"] * 3
+
+
+def test_a_keyring_without_the_key_forgets_the_tokens_it_opened() -> None:
+    """Replacing the engine's keyring drops what the old one authenticated."""
+    reasons: list[str] = []
+    engine = rejecting(reasons)
+    cookies = sealed(engine, {"user": "alice"})
+    assert engine.load(cookies, now=NOW) == {"user": "alice"}
+
+    engine.keyring = Keyring([ring_of(("b", SECRET_B, "primary")).primary])
+
+    assert engine.load(cookies, now=NOW).new
+    assert reasons == ["unknown_key"]
+
+
+def test_a_token_under_a_decrypt_key_is_resealed_every_time() -> None:
+    """A remembered token opened under an old key still asks for a re-seal."""
+    old = SessionEngine(ring_of(("a", SECRET_A, "primary")))
+    cookies = sealed(old, {"user": "alice"})
+    rotated = SessionEngine(ring_of(("b", SECRET_B, "primary"), ("a", SECRET_A, "decrypt")))
+
+    for _ in range(2):
+        session = rotated.load(cookies, now=NOW)
+        assert session == {"user": "alice"}
+        assert rotated.commit(session, cookies, now=NOW) != []
+
+
+def test_the_memory_of_tokens_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound every remembered token is forgotten at once; all still open."""
+    monkeypatch.setattr(opening, "KNOWN_TOKENS", 8)
+    engine = SessionEngine(RING)
+    jars = [sealed(engine, {"n": n}) for n in range(20)]
+
+    for n, cookies in enumerate(jars):
+        assert engine.load(cookies, now=NOW) == {"n": n}
+        assert len(engine._opener._known) <= 8
+    assert [engine.load(c, now=NOW)["n"] for c in jars] == list(range(20))
