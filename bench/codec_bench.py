@@ -66,11 +66,12 @@ def _jar_pairs(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = False) -> Scheme:
-    """The engine's API; `cold` forgets the derived XAES keys before each load.
+    """The engine's API; `cold` forgets the derived XAES keys and tokens before each load.
 
     A process memoizes the key derived for each nonce prefix it sealed under or
-    opened, and every cookie a worker seals shares that worker's prefix; cold
-    is the first cookie of a worker (or prefix) this process never saw.
+    opened, and every cookie a worker seals shares that worker's prefix; the
+    engine remembers the tokens it authenticated. Cold is the first cookie of a
+    worker (or prefix) this process never saw.
     """
     new_session = engine.new_session
     commit = engine.commit
@@ -86,6 +87,7 @@ def cookiesess_scheme(name: str, engine: Any, note: str = "", *, cold: bool = Fa
     def decode(jar: dict[str, str]) -> dict[str, Any]:
         if cold:
             subkey.forget()
+            engine._opener.forget()
         return load(jar)
 
     return Scheme(name, encode, decode, _jar_pairs, jar=_jar, note=note)
@@ -496,8 +498,8 @@ def make_schemes(engines: dict[str, Any]) -> list[Scheme]:
             "cookiesess, cold key",
             engines["cookie"],
             note=(
-                "the same, the derived key forgotten before each load (the first cookie "
-                "of a worker never seen)"
+                "the same, the derived key and the remembered tokens forgotten before each "
+                "load (the first cookie of a worker never seen)"
             ),
             cold=True,
         ),
