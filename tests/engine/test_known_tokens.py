@@ -8,6 +8,7 @@ request could have changed, and never let a token it did not authenticate in.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -152,3 +153,31 @@ def test_the_memory_of_tokens_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         assert engine.load(cookies, now=NOW) == {"n": n}
         assert len(engine._opener._known) <= 8
     assert [engine.load(c, now=NOW)["n"] for c in jars] == list(range(20))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"pair": (1, 2), "frozen": frozenset({"a"})},
+        {"at": dt.datetime(2026, 1, 1, 12, tzinfo=ZoneInfo("Europe/Paris"))},
+        {"flat": "yes", "n": 2**70},
+    ],
+)
+def test_a_remembered_token_reads_as_any_other_process_would(
+    data: dict[str, object],
+) -> None:
+    """A remembered token opens to what a process that never saw it reads (tuples,
+    zones and bignums included), however many times."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, data)
+
+    elsewhere = SessionEngine(RING).load(cookies, now=NOW)
+    for _ in range(3):
+        here = engine.load(cookies, now=NOW)
+        assert here == elsewhere
+        assert [type(v) for v in here.values()] == [type(v) for v in elsewhere.values()]
+        assert [getattr(v, "tzinfo", None) for v in here.values()] == [
+            getattr(v, "tzinfo", None) for v in elsewhere.values()
+        ]
+        assert here.id == elsewhere.id
+        assert engine.commit(here, cookies, now=NOW) == []
