@@ -532,6 +532,9 @@ def readme_section(
             "Over real sockets (uvicorn, one worker, `wrk` on loopback), requests/s "
             "cookiesess / Starlette: " + ", ".join(parts) + ".",
         ]
+    opening = _opening_sentence(derived.get("codec", {}), cols, head)
+    if opening:
+        lines += ["", opening]
     lines += [
         "",
         "cookiesess encrypts (XAES-256-GCM) where Starlette only signs; it never re-sends an "
@@ -544,3 +547,27 @@ def readme_section(
         "Compare ratios, not absolute µs: they depend on the machine and its load.",
     ]
     return "\n".join(lines)
+
+
+def _opening_sentence(codec: dict[str, Any], cols: list[str], head: dict[str, str]) -> str:
+    """Opening a cookie vs Starlette's decode, remembered or not, from the codec section."""
+
+    def ratios(scheme: str) -> str:
+        cells = []
+        for p in cols:
+            ours = codec.get(f"{scheme}|{p}|decode|x_straight_line")
+            theirs = codec.get(f"starlette|{p}|decode|x_straight_line")
+            if ours and theirs:
+                cells.append(f"{head[p]} {theirs / ours:.2f}x")
+        return ", ".join(cells)
+
+    remembered = ratios("cookiesess")
+    if not remembered:
+        return ""
+    return (
+        "Opening a cookie (`engine.load` against Starlette's unsign and JSON decode, theirs / "
+        f"ours): one this worker opened before (a remembered token, SECURITY.md) {remembered}; "
+        f"one sealed by another worker, opened for the first time here "
+        f"{ratios('cookiesess, other worker') or '-'}; the first cookie of a worker never seen, "
+        f"nothing remembered {ratios('cookiesess, cold key') or '-'}."
+    )
