@@ -116,12 +116,35 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app with the connection's session (the ASGI entry point)."""
+        if self._lazy_inline and scope["type"] == "http":
+            # The usual lazy request, inline: the Cookie header is read only if
+            # the app touches the session.
+            engine = self.engine
+            headers = scope["headers"]
+            parsed = [_NO_COOKIES]  # what the loader parsed, for the commit
+
+            def load() -> Session:
+                cookies = parsed[0] = _parse(headers)
+                return engine.load(cookies)
+
+            lazy = LazySession(load)
+            inner = {**scope, "session": lazy}
+
+            async def send_lazy(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    current = inner.get("session")
+                    if current is not lazy or lazy.loaded is not None:
+                        committed = lazy if current is lazy else _replaced(lazy, current)
+                        secure = self._secure(scope) if self._auto else None
+                        set_cookies = engine.commit(committed, parsed[0], secure=secure)
+                        message = _with_session(message, set_cookies, vary=True)
+                await send(message)
+
+            await self.app(inner, receive, send_lazy)
+            return
         kind = scope["type"]
         if kind == "http":
-            if self._lazy_inline:
-                await self._http_lazy(scope, receive, send)
-            else:
-                await self._http(scope, receive, send)
+            await self._http(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         else:
@@ -178,25 +201,6 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(inner, receive, send_with_session)
-
-    async def _http_lazy(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The usual lazy request: the Cookie header is read only if the app touches the session."""
-        engine = self.engine
-        reader = _CookieLoader(engine, scope["headers"])
-        lazy = LazySession(reader)
-        inner = {**scope, "session": lazy}
-
-        async def send_lazy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                current = inner.get("session")
-                if current is not lazy or lazy.loaded is not None:
-                    committed = lazy if current is lazy else _replaced(lazy, current)
-                    secure = self._secure(scope) if self._auto else None
-                    set_cookies = engine.commit(committed, reader.cookies, secure=secure)
-                    message = _with_session(message, set_cookies, vary=True)
-            await send(message)
-
-        await self.app(inner, receive, send_lazy)
 
     def _secure(self, scope: Scope) -> bool | None:
         """Whether the request came over HTTPS, for ``secure="auto"``."""
@@ -294,21 +298,6 @@ async def _unavailable(send: Send) -> None:
         {"type": "http.response.start", "status": response.status, "headers": response.raw_headers}
     )
     await send({"type": "http.response.body", "body": response.body})
-
-
-class _CookieLoader:
-    """Parses the request's Cookie lines and loads the session, on first access only."""
-
-    __slots__ = ("cookies", "engine", "headers")
-
-    def __init__(self, engine: SessionEngine, headers: Any) -> None:
-        self.engine = engine
-        self.headers = headers
-        self.cookies: Mapping[str, str] = _NO_COOKIES
-
-    def __call__(self) -> Session:
-        self.cookies = _parse(self.headers)
-        return self.engine.load(self.cookies)
 
 
 _NO_COOKIES: Mapping[str, str] = MappingProxyType({})

@@ -415,23 +415,19 @@ class LazySession(MutableMapping[str, Any]):
     directly). Use ``dict(session)`` to serialise it.
     """
 
-    __slots__ = ("_loader", "_session")
+    __slots__ = ("_loader", "loaded")
 
     def __init__(self, loader: Callable[[], Session]) -> None:
         # No __setattr__ override: it would slow the construction every request pays.
         self._loader = loader
-        self._session: Session | None = None
-
-    @property
-    def loaded(self) -> Session | None:
+        self.loaded: Session | None = None
         """The underlying session if it was opened, else None."""
-        return self._session
 
     def open(self) -> Session:
         """Open the cookie now and return the underlying `Session`."""
-        session = self._session
+        session = self.loaded
         if session is None:
-            session = self._session = self._loader()
+            session = self.loaded = self._loader()
         return session
 
     def __getattr__(self, name: str) -> Any:
@@ -494,7 +490,7 @@ class LazySession(MutableMapping[str, Any]):
         return self.open().get(key, default)
 
     def __repr__(self) -> str:
-        return "<LazySession (not opened)>" if self._session is None else repr(self._session)
+        return "<LazySession (not opened)>" if self.loaded is None else repr(self.loaded)
 
 
 class WebSocketSession(Mapping[str, Any]):
