@@ -143,11 +143,16 @@ class Opener:
         return self._session(*self._open_token(keyring, token))
 
     def loaded(self, plaintext: bytes, key: Key) -> Session:
-        """The session an authenticated plaintext holds."""
-        state, encoded = unpack(plaintext)
-        state.default_max_age = self._max_age
-        state.reseal = key.state != "primary"
-        return self.session_class._loaded(codec.decode(encoded), encoded, state)
+        """The session an authenticated plaintext holds (a store record's)."""
+        return self._session(*self._read(plaintext, key))
+
+    @staticmethod
+    def _read(plaintext: bytes, key: Key) -> tuple[_Known, dict[str, Any]]:
+        """Parse an authenticated plaintext: its metadata, then its data."""
+        meta = read_meta(plaintext)
+        encoded = plaintext[META_BYTES:]
+        data = codec.decode(encoded)
+        return _Known(key, meta, encoded, data), data
 
     def _open_token(self, keyring: Keyring, token: str) -> tuple[_Known, dict[str, Any] | None]:
         """The token's known opening, and its decoded data if decoded just now."""
@@ -157,10 +162,7 @@ class Opener:
         if known is not None:
             return known, None
         opened = unseal(keyring, token, purpose="session", context=self._ctx)
-        meta = read_meta(opened.plaintext)
-        encoded = opened.plaintext[META_BYTES:]
-        data = codec.decode(encoded)
-        known = _Known(opened.key, meta, encoded, data)
+        known, data = self._read(opened.plaintext, opened.key)
         if len(token) <= _KNOWN_MAX_CHARS:
             if len(self._known) >= KNOWN_TOKENS:
                 self._known = {}  # replaced whole: atomic under other threads
