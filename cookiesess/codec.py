@@ -350,9 +350,13 @@ def _check(value: object, depth: int) -> None:
 def _check_dict(value: dict[Any, Any], depth: int) -> None:
     if depth >= MAX_DEPTH and value:
         raise _too_deep()
+    scalars = _SCALARS
     for k, v in value.items():
         if type(k) is not str:
             raise _PathError(f"dict keys must be str, not {type(k).__name__}")
+        cls = type(v)
+        if cls in scalars or (cls is int and _NATIVE_MIN <= v < _NATIVE_END):
+            continue  # most items: no call
         try:
             _check(v, depth + 1)
         except _PathError as exc:
@@ -362,7 +366,11 @@ def _check_dict(value: dict[Any, Any], depth: int) -> None:
 def _check_list(value: list[Any] | tuple[Any, ...], depth: int) -> None:
     if depth >= MAX_DEPTH and value:
         raise _too_deep()
+    scalars = _SCALARS
     for i, v in enumerate(value):
+        cls = type(v)
+        if cls in scalars or (cls is int and _NATIVE_MIN <= v < _NATIVE_END):
+            continue  # most items: no call
         try:
             _check(v, depth + 1)
         except _PathError as exc:
@@ -424,9 +432,13 @@ def _check_decimal(value: decimal.Decimal, depth: int) -> None:
         raise _too_deep()
 
 
+_NATIVE_MIN: Final = -(2**64)
+_NATIVE_END: Final = 2**64
+
+
 def _is_native_int(value: int) -> bool:
     """Return whether CBOR encodes `value` as a plain integer (no bignum tag)."""
-    return -(2**64) <= value < 2**64
+    return _NATIVE_MIN <= value < _NATIVE_END
 
 
 def _lone_surrogate(data: dict[str, Any]) -> str | None:
