@@ -86,6 +86,13 @@ def sealed_chars(plaintext_len: int) -> int:
     return (n * 4 + 2) // 3
 
 
+# (purpose, chunk count) -> the version and kind|count bytes that open a header.
+_HEADS: Final = {
+    purpose: {count: bytes((VERSION, kind << 4 | count)) for count in range(1, MAX_CHUNKS + 1)}
+    for purpose, kind in _KINDS.items()
+}
+
+
 def seal(
     keyring: Keyring,
     plaintext: bytes,
@@ -95,15 +102,21 @@ def seal(
     chunks: int = 1,
 ) -> str:
     """Seal `plaintext` under the primary key; `context` comes from `aad_context`."""
-    key = keyring.primary
-    nonce = key.aead(purpose).new_nonce()
-    return _b64.encode(_seal_raw(key, nonce, plaintext, purpose, context, chunks))
+    return _b64.encode(_seal(keyring, plaintext, purpose, context, chunks))
 
 
 def seal_bytes(keyring: Keyring, plaintext: bytes, *, purpose: Purpose, context: bytes) -> bytes:
     """Seal `plaintext` as raw bytes (for store records, which need no base64)."""
+    return _seal(keyring, plaintext, purpose, context, 1)
+
+
+def _seal(
+    keyring: Keyring, plaintext: bytes, purpose: Purpose, context: bytes, chunks: int
+) -> bytes:
+    if not 1 <= chunks <= MAX_CHUNKS:
+        raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")
     key = keyring.primary
-    return _seal_raw(key, key.aead(purpose).new_nonce(), plaintext, purpose, context, 1)
+    return key.aead(purpose).seal(_HEADS[purpose][chunks] + key.wire_id, plaintext, _LABEL, context)
 
 
 def _seal_raw(
@@ -114,10 +127,10 @@ def _seal_raw(
     context: bytes,
     chunks: int,
 ) -> bytes:
-    """Seal with a given nonce: the seal path, and fixed nonces for vectors and fuzzing."""
+    """Seal with a given nonce (test vectors and fuzzing; `seal` draws a fresh one)."""
     if not 1 <= chunks <= MAX_CHUNKS:
         raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")
-    header = bytes((VERSION, _KINDS[purpose] << 4 | chunks)) + key.wire_id + nonce
+    header = _HEADS[purpose][chunks] + key.wire_id + nonce
     return header + key.aead(purpose).encrypt(nonce, plaintext, _LABEL + header + context)
 
 
