@@ -23,11 +23,12 @@ __all__ = ["Jar"]
 class Jar:
     """The cookies of one configuration: their names, attributes and room."""
 
-    __slots__ = ("_attrs", "_capacity", "_fits", "_max_total", "name", "names")
+    __slots__ = ("_attrs", "_capacity", "_chunks", "_fits", "_max_total", "name", "names")
 
     def __init__(self, config: SessionConfig) -> None:
         name = self.name = config.cookie_name
         self.names = tuple(chunk_name(name, i) for i in range(MAX_CHUNKS))
+        self._chunks = frozenset(self.names[1:])
         self._attrs = {
             secure: SetCookie(
                 name=name,
@@ -107,7 +108,7 @@ class Jar:
 
     def expire(self, cookies: Mapping[str, str], secure: bool, *, keep: int = 0) -> list[str]:
         """Expiry lines for the request's chunk cookies from index `keep` on."""
-        if keep and len(cookies) == 1 and self.name in cookies:
-            return []  # only the session cookie came: no stale chunks
+        if keep and self._chunks.isdisjoint(cookies):
+            return []  # no chunk cookie came (the usual request): none is stale
         attrs = EXPIRED + self._attrs[secure]
         return [f"{name}={attrs}" for name in self.names[keep:] if name in cookies]

@@ -352,7 +352,7 @@ class SessionEngine:
             return []  # the usual read: nothing to write
         auto = self.config.secure == "auto"
         secure = secure is not False if auto else self.config.secure is True
-        lines = self._legacy_lines(session, cookies, action, now)
+        lines = [] if self._migration is None else self._legacy_lines(session, cookies, action, now)
         if action is NOTHING:
             return lines
         state = session._state
@@ -368,6 +368,8 @@ class SessionEngine:
         token, count, ops, events = self._placer.place(self.keyring, state, plaintext, now)
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
         lines += self._jar.expire(cookies, secure, keep=count)
+        if not ops and not events:
+            return lines  # the usual write: no store call, nothing to report
         return then(ops, lines, (lambda: report(self._on_event, events)) if events else None)
 
     def _store_failed(self, operation: str, error: StoreError, duration: float) -> None:
@@ -376,8 +378,7 @@ class SessionEngine:
     def _legacy_lines(
         self, session: Session, cookies: Mapping[str, str], action: Action, now: int
     ) -> list[str]:
-        if self._migration is None:
-            return []
+        assert self._migration is not None  # noqa: S101 (checked by the caller)
         values = self._jar.candidates(cookies)
         # With one value, a loaded session opened it: nothing foreign came.
         foreign = values if session.new or len(values) > 1 else ()
