@@ -14,6 +14,7 @@ authenticated under this engine's keyring, so a forged one cannot enter.
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -35,7 +36,9 @@ __all__ = ["KNOWN_TOKENS", "Opened", "Opener"]
 KNOWN_TOKENS: Final = 2048
 """Authenticated session tokens remembered per engine, then all forgotten at once."""
 _KNOWN_MAX_CHARS: Final = 4096
-"""Only single-cookie tokens are remembered (so at most about 20 MB when full)."""
+"""Only single-cookie tokens are remembered."""
+_FLAT_KEYS: Final = 16
+"""Data of at most this many keys, none a container, is kept decoded; the rest as bytes."""
 
 
 class Opened(NamedTuple):
@@ -52,7 +55,7 @@ class Opened(NamedTuple):
 class _Known:
     """An authenticated session token, as far as every request opening it shares."""
 
-    __slots__ = ("data", "encoded", "key", "meta", "reseal")
+    __slots__ = ("data", "encoded", "frozen", "key", "meta", "reseal")
 
     def __init__(self, key: Key, meta: Meta, encoded: bytes, data: dict[str, Any]) -> None:
         self.key = key
@@ -60,8 +63,37 @@ class _Known:
         self.encoded = encoded
         self.reseal = key.state != "primary"
         # With no container among the values, a copy of the decoded data is as
-        # fresh as decoding it again (`Session._loaded` copies); else decode.
-        self.data = data if MUTABLE.isdisjoint(map(type, data.values())) else None
+        # fresh as decoding it again (`Session._loaded` copies). Kept only for a
+        # few keys: many small values cost far more memory as objects than as bytes.
+        flat = len(data) <= _FLAT_KEYS and MUTABLE.isdisjoint(map(type, data.values()))
+        self.data = data if flat else None
+        self.frozen: bytes | None = None
+        """The data as `marshal` bytes from its first repeat on; empty when marshal refuses it."""
+
+    def fresh_data(self) -> dict[str, Any]:
+        """The token's data, as fresh as a new decode: no other request holds any of it.
+
+        Data with containers is decoded again, and on its first repeat kept as
+        `marshal` bytes, which load to the same values, types and order at
+        about 2.3x cbor2's speed. marshal takes only Python's built-in types:
+        data holding a datetime, date, UUID or Decimal is decoded every time,
+        as is data whose marshal bytes would take over twice its CBOR.
+        The bytes come from this process's own values, never from a request.
+        """
+        if self.data is not None:
+            return self.data
+        frozen = self.frozen
+        if frozen:
+            return marshal.loads(frozen)  # type: ignore[no-any-return]  # noqa: S302 - our own bytes
+        data = codec.decode(self.encoded)
+        if frozen is None:
+            try:
+                frozen = marshal.dumps(data)
+            except ValueError:  # not a built-in type
+                frozen = b""
+            # Bounded memory: marshal writes a small int in 5 bytes, CBOR in 1.
+            self.frozen = frozen if len(frozen) <= 2 * len(self.encoded) else b""
+        return data
 
 
 class Opener:
@@ -175,7 +207,7 @@ class Opener:
         state.default_max_age = self._max_age
         state.reseal = known.reseal
         if data is None:
-            data = known.data if known.data is not None else codec.decode(known.encoded)
+            data = known.fresh_data()
         return self.session_class._loaded(data, known.encoded, state)
 
     def forget(self) -> None:

@@ -229,6 +229,36 @@ class TestStarletteBehaviours:
         assert isinstance(seen[0], dict)
 
 
+    def test_an_old_cookie_sent_again_reads_as_it_was_sealed(self) -> None:
+        """Nested values changed in place by one request never reach another request
+        sending the same cookie (a second tab), however often the worker saw it."""
+
+        async def append(request: Request) -> JSONResponse:
+            request.session["cart"].append({"sku": "b"})
+            request.session["prefs"]["seen"]["n"] += 1
+            return JSONResponse({"session": request.session})
+
+        async def seed(request: Request) -> JSONResponse:
+            request.session.update(cart=[{"sku": "a"}], prefs={"seen": {"n": 0}})
+            return JSONResponse({})
+
+        app = Starlette(
+            routes=[*ROUTES, Route("/append", append), Route("/seed", seed)],
+            middleware=[Middleware(SessionMiddleware, RING, secure=False)],
+        )
+        client = client_for(app)
+        client.get("/seed")
+        old = client.cookies["session"]
+        sealed = {"cart": [{"sku": "a"}], "prefs": {"seen": {"n": 0}}}
+
+        for _ in range(4):
+            tab = client_for(app, cookies={"session": old})
+            assert tab.get("/view_session").json() == {"session": sealed}
+            changed = tab.get("/append")
+            assert changed.json()["session"]["cart"] == [{"sku": "a"}, {"sku": "b"}]
+            assert "set-cookie" in changed.headers
+
+
 class TestFastAPI:
     def app(self, **options: Any) -> FastAPI:
         app = FastAPI()

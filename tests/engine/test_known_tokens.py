@@ -181,3 +181,78 @@ def test_a_remembered_token_reads_as_any_other_process_would(
         ]
         assert here.id == elsewhere.id
         assert engine.commit(here, cookies, now=NOW) == []
+
+
+NESTED = {
+    "cart": [{"sku": "a", "qty": 1}, {"sku": "a", "qty": 1}],
+    "flags": {"empty_list": [], "empty_map": {}, "deep": {"a": {"b": [1, [2, [3]]]}}},
+    "tags": {"b", "a", 3},
+    "numbers": [2**70, -(2**64), -0.0, 1.5e300, True, None],
+    "blobs": [b"\x00\xff", ""],
+}
+
+
+def shape(value: object) -> object:
+    """The value with every type spelled out (nested; -0.0 apart from 0.0)."""
+    if isinstance(value, dict):
+        return ("dict", [(k, shape(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [shape(v) for v in value])
+    if isinstance(value, set | frozenset):
+        return (type(value).__name__, sorted(map(repr, value)))
+    if isinstance(value, float):
+        return ("float", value.hex())
+    return (type(value).__name__, repr(value))
+
+
+def test_nested_data_opens_as_fresh_as_a_new_decode_on_every_repeat() -> None:
+    """Repeats of a token with containers read what a process that never saw it reads:
+    the same values, types and order, and containers no other request holds."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, NESTED)
+    elsewhere = SessionEngine(RING).load(cookies, now=NOW)
+
+    for _ in range(4):
+        here = engine.load(cookies, now=NOW)
+        assert shape(here) == shape(elsewhere)
+        assert here["cart"][0] is not here["cart"][1]  # equal siblings stay two objects
+        assert engine.commit(here, cookies, now=NOW) == []
+        here["cart"][0]["qty"] = 99
+        here["flags"]["deep"]["a"]["b"][1].append(4)
+        here["tags"].add("c")
+        assert engine.commit(here, cookies, now=NOW) != []  # changed, as in any process
+    known = engine._opener._known[cookies["session"]]
+    assert known.frozen  # the repeats above were served from the marshal copy
+
+
+def test_nested_data_marshal_cannot_take_is_decoded_every_time() -> None:
+    """A datetime, UUID or Decimal inside a container: every repeat decodes, exactly."""
+    data = {"log": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)], "ids": {"a": [1]}}
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, data)
+
+    for _ in range(3):
+        here = engine.load(cookies, now=NOW)
+        assert shape(here) == shape(data)
+        here["log"].append(None)
+        here["ids"]["a"].clear()
+    assert engine._opener._known[cookies["session"]].frozen == b""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"ints": [n % 20 for n in range(400)]}, {f"k{n}": n for n in range(40)}],
+    ids=["small ints", "many keys"],
+)
+def test_what_is_kept_of_a_token_stays_near_its_size(data: dict[str, object]) -> None:
+    """Data is kept decoded only with a few keys, and as marshal bytes only within
+    twice its CBOR; either way every repeat reads exactly."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, data)
+
+    for _ in range(3):
+        assert shape(engine.load(cookies, now=NOW)) == shape(data)
+    known = engine._opener._known[cookies["session"]]
+    assert known.data is None
+    assert known.frozen is not None
+    assert len(known.frozen) <= 2 * len(known.encoded)
