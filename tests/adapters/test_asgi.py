@@ -228,7 +228,6 @@ class TestStarletteBehaviours:
         assert isinstance(seen[0], Session)
         assert isinstance(seen[0], dict)
 
-
     def test_an_old_cookie_sent_again_reads_as_it_was_sealed(self) -> None:
         """Nested values changed in place by one request never reach another request
         sending the same cookie (a second tab), however often the worker saw it."""
