@@ -93,6 +93,10 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
         text = "; ".join(h.decode("latin-1") if isinstance(h, bytes) else h for h in header)
     if len(text) > MAX_HEADER_CHARS:
         text = text[:MAX_HEADER_CHARS]
+    if ";" not in text and "," not in text:  # one pair (a session cookie alone): no split
+        name, eq, value = text.partition("=")
+        name = name.strip(" \t")
+        return {name: value.strip(" \t")} if eq and name else {}
     cookies: dict[str, str] = {}
     repeated: dict[str, list[str]] | None = None
     for pair in text.replace(",", ";").split(";", MAX_PAIRS)[:MAX_PAIRS]:

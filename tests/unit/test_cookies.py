@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cookiesess import ConfigurationError
@@ -122,3 +122,13 @@ def test_secure_auto_trusts_forwarded_proto_only_when_told() -> None:
     assert not request_is_secure("http", "https", trust_proxy=False)
     assert request_is_secure("http", "https, http", trust_proxy=True)
     assert not request_is_secure("https", "http", trust_proxy=True)
+
+
+_PAIR_PART = st.text(alphabet=st.sampled_from("ab= \t\x00é"), max_size=8)
+
+
+@settings(max_examples=300)
+@given(st.builds("{}={}".format, _PAIR_PART, _PAIR_PART) | _PAIR_PART | st.text(max_size=60))
+def test_a_single_pair_parses_as_within_a_longer_header(text: str) -> None:
+    """The one-pair shortcut agrees with the general parser (a trailing ';' forces it)."""
+    assert parse_cookie_header(text) == parse_cookie_header(text + ";")
