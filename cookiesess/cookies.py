@@ -83,16 +83,7 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
     `MAX_HEADER_CHARS` characters and `MAX_PAIRS` pairs are considered. When
     a name repeats, the result is a `RequestCookies` that keeps its values.
     """
-    if isinstance(header, bytes):
-        text = header.decode("latin-1")
-    elif isinstance(header, str):
-        text = header
-    elif type(header) is list and len(header) == 1 and type(header[0]) is bytes:
-        text = header[0].decode("latin-1")  # the usual single ASGI header line
-    else:
-        text = "; ".join(h.decode("latin-1") if isinstance(h, bytes) else h for h in header)
-    if len(text) > MAX_HEADER_CHARS:
-        text = text[:MAX_HEADER_CHARS]
+    text = _header_text(header)
     if ";" not in text and "," not in text:  # one pair (a session cookie alone): no split
         name, eq, value = text.partition("=")
         name = name.strip(" \t")
@@ -117,6 +108,19 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
     if repeated is None:
         return cookies  # the usual request: a plain dict
     return RequestCookies(cookies, repeated)
+
+
+def _header_text(header: str | bytes | Iterable[str | bytes]) -> str:
+    """The Cookie header line(s) as one text, cut at `MAX_HEADER_CHARS`."""
+    if isinstance(header, bytes):
+        text = header.decode("latin-1")
+    elif isinstance(header, str):
+        text = header
+    elif type(header) is list and len(header) == 1 and type(header[0]) is bytes:
+        text = header[0].decode("latin-1")  # the usual single ASGI header line
+    else:
+        text = "; ".join(h.decode("latin-1") if isinstance(h, bytes) else h for h in header)
+    return text[:MAX_HEADER_CHARS] if len(text) > MAX_HEADER_CHARS else text
 
 
 def chunk_name(name: str, index: int) -> str:
