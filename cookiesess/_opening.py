@@ -6,10 +6,12 @@ authenticated; the admission (timeouts, generation, denylist) comes after,
 in the engine, on every request.
 
 A browser sends the same cookie until the session changes, so the opener
-remembers the session tokens it authenticated (`KNOWN_TOKENS` of them): the
-same string again is the same ciphertext, so it skips base64, AES-GCM and, for
-data holding no container, cbor2. A token is remembered only once it
-authenticated under this engine's keyring, so a forged one cannot enter.
+remembers the single-cookie session tokens it authenticated, and those its
+engine just sealed, which the browser sends back next (`KNOWN_TOKENS` of
+them): the same string again is the same ciphertext, so it skips base64,
+AES-GCM and, from its first repeat, most of cbor2 (`_Known.fresh_data`). A
+token is remembered only once it authenticated under this engine's keyring
+or was sealed under it, so a forged one cannot enter.
 """
 
 from __future__ import annotations
@@ -53,32 +55,31 @@ class Opened(NamedTuple):
 
 
 class _Known:
-    """An authenticated session token, as far as every request opening it shares."""
+    """A session token this engine authenticated or sealed, as every request opening it shares."""
 
     __slots__ = ("data", "encoded", "frozen", "key", "meta", "reseal")
 
-    def __init__(self, key: Key, meta: Meta, encoded: bytes, data: dict[str, Any]) -> None:
+    def __init__(self, key: Key, meta: Meta, encoded: bytes) -> None:
         self.key = key
         self.meta = meta
         self.encoded = encoded
         self.reseal = key.state != "primary"
-        # With no container among the values, a copy of the decoded data is as
-        # fresh as decoding it again (`Session._loaded` copies). Kept only for a
-        # few keys: many small values cost far more memory as objects than as bytes.
-        flat = len(data) <= _FLAT_KEYS and MUTABLE.isdisjoint(map(type, data.values()))
-        self.data = data if flat else None
+        self.data: dict[str, Any] | None = None
+        """The decoded data, kept when it has few keys and no container."""
         self.frozen: bytes | None = None
-        """The data as `marshal` bytes from its first repeat on; empty when marshal refuses it."""
+        """The decoded data as `marshal` bytes, kept otherwise; empty when not kept."""
 
     def fresh_data(self) -> dict[str, Any]:
-        """The token's data, as fresh as a new decode: no other request holds any of it.
+        """The token's data, as fresh as a new decode once `Session._loaded` copies it.
 
-        Data with containers is decoded again, and on its first repeat kept as
-        `marshal` bytes, which load to the same values, types and order at
-        about 2.3x cbor2's speed. marshal takes only Python's built-in types:
-        data holding a datetime, date, UUID or Decimal is decoded every time,
-        as is data whose marshal bytes would take over twice its CBOR.
-        The bytes come from this process's own values, never from a request.
+        The first repeat decodes and keeps what is cheapest to rebuild: data of
+        at most `_FLAT_KEYS` keys and no container as it is (a shallow copy is
+        then a fresh one), other data as `marshal` bytes, which load to the
+        same values, types and order at about 2.3x cbor2's speed. marshal takes
+        only Python's built-in types, so data holding a datetime, date, UUID or
+        Decimal is decoded every time, as is data whose marshal bytes would
+        take over twice its CBOR. The bytes come from this process's own
+        values, never from a request.
         """
         if self.data is not None:
             return self.data
@@ -87,6 +88,9 @@ class _Known:
             return marshal.loads(frozen)  # type: ignore[no-any-return]  # noqa: S302 - our own bytes
         data = codec.decode(self.encoded)
         if frozen is None:
+            if len(data) <= _FLAT_KEYS and MUTABLE.isdisjoint(map(type, data.values())):
+                self.data = data
+                return data
             try:
                 frozen = marshal.dumps(data)
             except ValueError:  # not a built-in type
@@ -183,23 +187,37 @@ class Opener:
         """Parse an authenticated plaintext: its metadata, then its data."""
         meta = read_meta(plaintext)
         encoded = plaintext[META_BYTES:]
-        data = codec.decode(encoded)
-        return _Known(key, meta, encoded, data), data
+        return _Known(key, meta, encoded), codec.decode(encoded)
 
     def _open_token(self, keyring: Keyring, token: str) -> tuple[_Known, dict[str, Any] | None]:
         """The token's known opening, and its decoded data if decoded just now."""
         if keyring is not self._keyring:  # a new keyring may lack a key: forget all
             self._known, self._keyring = {}, keyring
-        known = self._known.get(token)
-        if known is not None:
-            return known, None
+        entry = self._known.get(token)
+        if entry is not None:
+            return entry, None
         opened = unseal(keyring, token, purpose="session", context=self._ctx)
-        known, data = self._read(opened.plaintext, opened.key)
-        if len(token) <= _KNOWN_MAX_CHARS:
-            if len(self._known) >= KNOWN_TOKENS:
-                self._known = {}  # replaced whole: atomic under other threads
-            self._known[token] = known
-        return known, data
+        entry, data = self._read(opened.plaintext, opened.key)
+        self._insert(keyring, token, entry)
+        return entry, data
+
+    def remember(self, keyring: Keyring, token: str, meta: Meta, encoded: bytes) -> None:
+        """Remember a single-cookie session token just sealed under `keyring`'s primary key.
+
+        The browser sends it back on its next request, which then opens it
+        from memory; its data is decoded then, as on any first repeat.
+        """
+        self._insert(keyring, token, _Known(keyring.primary, meta, encoded))
+
+    def _insert(self, keyring: Keyring, token: str, entry: _Known) -> None:
+        if len(token) > _KNOWN_MAX_CHARS:
+            return
+        known = self._known
+        if len(known) >= KNOWN_TOKENS or keyring is not self._keyring:
+            # Replaced whole (atomic under other threads); a new keyring may lack a key.
+            known = self._known = {}
+            self._keyring = keyring
+        known[token] = entry
 
     def _session(self, known: _Known, data: dict[str, Any] | None) -> Session:
         """A new `Session` of a known token (its state is per request)."""

@@ -26,7 +26,9 @@ __all__ = [
     "META_BYTES",
     "META_CONST",
     "Meta",
+    "meta_of",
     "pack",
+    "pack_meta",
     "read_meta",
     "state_of",
     "unpack",
@@ -53,6 +55,11 @@ _C_BROWSER: Final = 1
 
 def pack(state: SessionState) -> bytes:
     """Return the metadata bytes for `state` (the data's CBOR follows them)."""
+    return pack_meta(meta_of(state))
+
+
+def meta_of(state: SessionState) -> Meta:
+    """Return the metadata fields `state` seals to (what `read_meta` reads back)."""
     max_age = state.cookie_max_age
     code = (
         _C_UNSET
@@ -61,23 +68,24 @@ def pack(state: SessionState) -> bytes:
         if max_age is None
         else min(max_age, MAX_AGE_CAP) + 2
     )
+    return (
+        min(state.issued, _MAX_U32),
+        min(state.deadline, _MAX_U32),
+        min(state.last, _MAX_U32),
+        state.generation,
+        code,
+        state.sid,
+    )
+
+
+def pack_meta(meta: Meta) -> bytes:
+    """Return the metadata bytes holding `meta`."""
+    issued, deadline, last, generation, code, sid = meta
     c = META_CONST
     return META.pack(
-        c[0],
-        c[1],
-        min(state.issued, _MAX_U32),
-        c[2],
-        min(state.deadline, _MAX_U32),
-        c[3],
-        min(state.last, _MAX_U32),
-        c[4],
-        state.generation,
-        c[5],
-        code,
-        c[6],
-        state.sid,
-        c[7],
-    )
+        c[0], c[1], issued, c[2], deadline, c[3], last,
+        c[4], generation, c[5], code, c[6], sid, c[7],
+    )  # fmt: skip
 
 
 def unpack(plaintext: bytes) -> tuple[SessionState, bytes]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Generator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from ._decision import DELETE, NOTHING, Action, decide
 from ._drive import Step, Steps, run_async, run_sync, then
@@ -29,10 +29,10 @@ from ._lifetime import SKEW, Lifetime
 from ._migration import LegacyReader, Migration
 from ._opening import Opener
 from ._placing import Placer
-from ._plaintext import META_BYTES, pack
+from ._plaintext import META_BYTES, meta_of, pack_meta
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
 from .cookies import RequestCookies
-from .envelope import aad_context, peek_header, read_header, sealed_chars
+from .envelope import Header, aad_context, peek_header, read_header, sealed_chars
 from .events import SessionEvent, emit, report, store_error
 from .exceptions import ConfigurationError, InvalidToken, RejectReason, StoreError
 from .keys import Keyring
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("cookiesess")
+_SINGLE_SESSION: Final = Header("session", 1)
 
 
 class SessionEngine:
@@ -364,8 +365,13 @@ class SessionEngine:
         if state.retired and not session.new:
             self._lifetime.start(state, now)  # regenerate(): a fresh lifetime under a new id
         state.last = now
-        plaintext = pack(state) + session._data_bytes()
-        token, count, ops, events = self._placer.place(self.keyring, state, plaintext, now)
+        meta, encoded = meta_of(state), session._data_bytes()
+        keyring = self.keyring
+        token, count, ops, events = self._placer.place(
+            keyring, state, pack_meta(meta) + encoded, now
+        )
+        if count == 1 and peek_header(token) == _SINGLE_SESSION:  # the browser sends it back
+            self._opener.remember(keyring, token, meta, encoded)
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
         lines += self._jar.expire(cookies, secure, keep=count)
         if not ops and not events:

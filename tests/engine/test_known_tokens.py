@@ -118,12 +118,14 @@ def test_a_tampered_token_is_refused_after_the_original_was_remembered() -> None
     assert reasons == ["auth_failed"] * 3
 
 
-def test_a_keyring_without_the_key_forgets_the_tokens_it_opened() -> None:
-    """Replacing the engine's keyring drops what the old one authenticated."""
+@pytest.mark.parametrize("opened", [True, False], ids=["opened", "only sealed"])
+def test_a_keyring_without_the_key_forgets_the_tokens_it_opened(opened: bool) -> None:
+    """Replacing the engine's keyring drops what the old one authenticated or sealed."""
     reasons: list[str] = []
     engine = rejecting(reasons)
     cookies = sealed(engine, {"user": "alice"})
-    assert engine.load(cookies, now=NOW) == {"user": "alice"}
+    if opened:
+        assert engine.load(cookies, now=NOW) == {"user": "alice"}
 
     engine.keyring = Keyring([ring_of(("b", SECRET_B, "primary")).primary])
 
@@ -256,3 +258,25 @@ def test_what_is_kept_of_a_token_stays_near_its_size(data: dict[str, object]) ->
     assert known.data is None
     assert known.frozen is not None
     assert len(known.frozen) <= 2 * len(known.encoded)
+
+
+def test_a_token_this_engine_sealed_opens_from_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cookie a response sets opens, on the browser's next request to this worker,
+    with no decryption, to what the session held when it was sealed."""
+    engine = SessionEngine(RING)
+    session = engine.load({}, now=NOW)
+    session.update(user="alice", cart=[1])
+    browser = Browser()
+    browser.apply(engine.commit(session, {}, now=NOW))
+    session["user"] = "mallory"  # the app's object after the commit changes nothing sealed
+    session["cart"].append(2)
+
+    def no_unseal(*args: object, **kwargs: object) -> None:
+        raise AssertionError("unseal called for a token this engine sealed")
+
+    monkeypatch.setattr(opening, "unseal", no_unseal)
+    for _ in range(3):
+        again = engine.load(browser.cookies, now=NOW + 1)
+        assert again == {"user": "alice", "cart": [1]}
+        assert again.id == session.id
+        assert not again.new
