@@ -8,8 +8,11 @@ signed-cookie session. Every request carries the cookie that stack itself
 wrote for the payload of its column, so each middleware opens a real session.
 
 Handlers: ``ignore`` never touches the session, ``read`` reads one key
-(``uid``, an int), ``modify`` sets ``n``. Overhead is the paired difference
-to the bare app of the same family in the same round.
+(``uid``, an int), ``modify`` sets ``n``; ``follow`` modifies too, but each
+request sends the cookie the previous response set, as a browser does (the
+others resend the seeded cookie). Overhead is the paired difference to the
+bare app of the same family in the same round (for ``follow`` it includes
+reading the Set-Cookie back, the same for every stack).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from codec_bench import LARGE_BUDGET, LIFETIME, SECRET, configure_django, litest
 from payloads import PAYLOADS
 
 VARIANTS = ("ignore", "read", "modify")
+WRITING = (*VARIANTS, "follow")
 
 
 # -- ASGI --------------------------------------------------------------------
@@ -131,6 +135,7 @@ def asgi_stacks(keyring: Any) -> list[AsgiStack]:
         AsgiStack(
             "cookiesess ASGI",
             lambda app: Ours(app, keyring, max_total_bytes=LARGE_BUDGET),
+            variants=WRITING,
         ),
         AsgiStack(
             "cookiesess ASGI lazy",
@@ -139,6 +144,7 @@ def asgi_stacks(keyring: Any) -> list[AsgiStack]:
         AsgiStack(
             "starlette SessionMiddleware",
             lambda app: StarletteMW(app, secret_key=SECRET, max_age=LIFETIME),
+            variants=WRITING,
         ),
         AsgiStack(
             "starsessions CookieStore",
@@ -150,6 +156,7 @@ def asgi_stacks(keyring: Any) -> list[AsgiStack]:
             "litestar ClientSide",
             lambda app: LitestarMW(app, backend=backend),
             extra_scope={"litestar_app": shim, "route_handler": shim},
+            variants=WRITING,
         ),
     ]
 
@@ -158,6 +165,37 @@ def _asgi_call(stack: Any, template: dict[str, Any], send: Any) -> Callable[[], 
     def call() -> Any:
         # A fresh scope per request: Litestar caches parsed cookies in scope["state"].
         return stack({**template, "state": {}}, _receive, send)
+
+    return call
+
+
+def _asgi_follow(stack: Any, template: dict[str, Any]) -> Callable[[], Any]:
+    """Requests that each send the cookies the previous response set, as a browser does."""
+    others = [h for h in template["headers"] if h[0] != b"cookie"]
+    jar: dict[str, str] = {}
+    for name, value in template["headers"]:
+        if name == b"cookie":
+            for pair in value.decode("latin-1").split(";"):
+                key, _, val = pair.strip().partition("=")
+                jar[key] = val
+    current = {"headers": template["headers"]}
+
+    async def capture(message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.start":
+            return
+        lines = [bytes(v) for k, v in message.get("headers", ()) if k == b"set-cookie"]
+        for line in lines:
+            key, _, val = line.decode("latin-1").split(";", 1)[0].strip().partition("=")
+            if b"max-age=0" in line.lower():
+                jar.pop(key, None)
+            else:
+                jar[key] = val
+        if lines:
+            cookie = "; ".join(f"{k}={v}" for k, v in jar.items()).encode("latin-1")
+            current["headers"] = [*others, (b"cookie", cookie)]
+
+    def call() -> Any:
+        return stack({**template, "headers": current["headers"], "state": {}}, _receive, capture)
 
     return call
 
@@ -484,7 +522,7 @@ def middleware_benches(
                     )
                 )
             for variant in stack.variants:
-                app = stack.wrap(asgi_hello(variant))
+                app = stack.wrap(asgi_hello("modify" if variant == "follow" else variant))
                 case = Case(stack.name, "asgi", variant, name, cookie_bytes=len(cookie or b""))
                 state_probe: dict[str, Any] = {}
 
@@ -509,11 +547,16 @@ def middleware_benches(
                     case.ok = False
                     case.note = "read did not see the session"
                 cases.append(case)
+                call = (
+                    _asgi_follow(app, template)
+                    if variant == "follow"
+                    else _asgi_call(app, template, _discard)
+                )
                 benches.append(
                     async_bench(
                         loop,
                         f"mw|{stack.name}|{variant}|{name}",
-                        _asgi_call(app, template, _discard),
+                        call,
                         stack=stack.name,
                         family="asgi",
                         variant=variant,

@@ -164,8 +164,10 @@ def middleware_ratio_table(res: dict[str, Stat], payloads: tuple[str, ...]) -> t
         ("ignore, default", ours, "ignore", "starlette SessionMiddleware"),
         ("read", ours, "read", "starlette SessionMiddleware"),
         ("modify", ours, "modify", "starlette SessionMiddleware"),
+        ("modify, new cookie each time", ours, "follow", "starlette SessionMiddleware"),
         ("read", ours, "read", "litestar ClientSide"),
         ("modify", ours, "modify", "litestar ClientSide"),
+        ("modify, new cookie each time", ours, "follow", "litestar ClientSide"),
         ("read", ours, "read", "starsessions CookieStore"),
         ("modify", ours, "modify", "starsessions CookieStore"),
     ]

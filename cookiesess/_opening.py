@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["KNOWN_TOKENS", "Opened", "Opener"]
 
 KNOWN_TOKENS: Final = 2048
-"""Authenticated session tokens remembered per engine, then all forgotten at once."""
+"""Session tokens remembered per engine (opened or sealed here), then all forgotten at once."""
 _KNOWN_MAX_CHARS: Final = 4096
 """Only single-cookie tokens are remembered."""
 _FLAT_KEYS: Final = 16
@@ -57,13 +57,14 @@ class Opened(NamedTuple):
 class _Known:
     """A session token this engine authenticated or sealed, as every request opening it shares."""
 
-    __slots__ = ("data", "encoded", "frozen", "key", "meta", "reseal")
+    __slots__ = ("data", "decodes", "encoded", "frozen", "key", "meta", "reseal")
 
-    def __init__(self, key: Key, meta: Meta, encoded: bytes) -> None:
+    def __init__(self, key: Key, meta: Meta, encoded: bytes, decodes: int) -> None:
         self.key = key
         self.meta = meta
         self.encoded = encoded
         self.reseal = key.state != "primary"
+        self.decodes = decodes
         self.data: dict[str, Any] | None = None
         """The decoded data, kept when it has few keys and no container."""
         self.frozen: bytes | None = None
@@ -72,14 +73,15 @@ class _Known:
     def fresh_data(self) -> dict[str, Any]:
         """The token's data, as fresh as a new decode once `Session._loaded` copies it.
 
-        The first repeat decodes and keeps what is cheapest to rebuild: data of
-        at most `_FLAT_KEYS` keys and no container as it is (a shallow copy is
-        then a fresh one), other data as `marshal` bytes, which load to the
-        same values, types and order at about 2.3x cbor2's speed. marshal takes
-        only Python's built-in types, so data holding a datetime, date, UUID or
-        Decimal is decoded every time, as is data whose marshal bytes would
-        take over twice its CBOR. The bytes come from this process's own
-        values, never from a request.
+        Decoded a second time, a token's data is kept in the form cheapest to
+        rebuild: with at most `_FLAT_KEYS` keys and no container as it is (a
+        shallow copy is then a fresh one), otherwise as `marshal` bytes, which
+        load to the same values, types and order at about 2.3x cbor2's speed.
+        marshal takes only Python's built-in types, so data holding a
+        datetime, date, UUID or Decimal is decoded every time, as is data whose
+        marshal bytes would take over twice its CBOR. The bytes come from this
+        process's own values, never from a request. (A token decoded once, as
+        when an app writes on every request, never pays for keeping.)
         """
         if self.data is not None:
             return self.data
@@ -87,7 +89,8 @@ class _Known:
         if frozen:
             return marshal.loads(frozen)  # type: ignore[no-any-return]  # noqa: S302 - our own bytes
         data = codec.decode(self.encoded)
-        if frozen is None:
+        self.decodes += 1
+        if frozen is None and self.decodes >= 2:
             if len(data) <= _FLAT_KEYS and MUTABLE.isdisjoint(map(type, data.values())):
                 self.data = data
                 return data
@@ -187,7 +190,7 @@ class Opener:
         """Parse an authenticated plaintext: its metadata, then its data."""
         meta = read_meta(plaintext)
         encoded = plaintext[META_BYTES:]
-        return _Known(key, meta, encoded), codec.decode(encoded)
+        return _Known(key, meta, encoded, 1), codec.decode(encoded)
 
     def _open_token(self, keyring: Keyring, token: str) -> tuple[_Known, dict[str, Any] | None]:
         """The token's known opening, and its decoded data if decoded just now."""
@@ -205,9 +208,9 @@ class Opener:
         """Remember a single-cookie session token just sealed under `keyring`'s primary key.
 
         The browser sends it back on its next request, which then opens it
-        from memory; its data is decoded then, as on any first repeat.
+        from memory (and decodes its data).
         """
-        self._insert(keyring, token, _Known(keyring.primary, meta, encoded))
+        self._insert(keyring, token, _Known(keyring.primary, meta, encoded, 0))
 
     def _insert(self, keyring: Keyring, token: str, entry: _Known) -> None:
         if len(token) > _KNOWN_MAX_CHARS:
