@@ -143,8 +143,13 @@ class XAESKey:
             memo.clear()  # atomic, unlike evicting one entry while other threads insert
         memo[prefix] = aead
 
-    def _next(self) -> tuple[_Sealing, bytes]:
-        """Return this process's sealing prefix and the fresh 12 random bytes of one seal."""
+    def seal(self, head: bytes, plaintext: bytes, label: bytes, context: bytes) -> bytes:
+        """Seal under a fresh nonce; return ``head || nonce || ciphertext || tag``.
+
+        The nonce is this process's prefix, then 12 fresh random bytes. The
+        AAD is ``label || head || nonce || context``: the nonce is
+        authenticated with the header it travels in.
+        """
         randomness = _RANDOM
         if randomness.pid != os.getpid():  # forked without the at-fork hook
             randomness = _renew_randomness()
@@ -155,25 +160,12 @@ class XAESKey:
                 sealing = self._sealing = _Sealing(prefix, self._derive(prefix), randomness)
                 self._remember(prefix, sealing.aead)
             sealing.left -= 1
-            return sealing, randomness.take(NONCE_BYTES - PREFIX_BYTES)
-
-    def new_nonce(self) -> bytes:
-        """Return a fresh sealing nonce: this process's prefix, then 12 random bytes."""
-        sealing, suffix = self._next()
-        return sealing.prefix + suffix
-
-    def seal(self, head: bytes, plaintext: bytes, label: bytes, context: bytes) -> bytes:
-        """Seal under a fresh nonce; return ``head || nonce || ciphertext || tag``.
-
-        The AAD is ``label || head || nonce || context``: the nonce is
-        authenticated with the header it travels in.
-        """
-        sealing, suffix = self._next()
+            suffix = randomness.take(NONCE_BYTES - PREFIX_BYTES)
         header = head + sealing.prefix + suffix
         return header + sealing.aead.encrypt(suffix, plaintext, label + header + context)
 
     def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        """Encrypt with a 24-byte nonce (from `new_nonce`); return ciphertext || tag."""
+        """Encrypt with a given 24-byte nonce (test vectors); return ciphertext || tag."""
         if len(nonce) != NONCE_BYTES:
             raise ValueError("an XAES-256-GCM nonce is 24 bytes")
         prefix = nonce[:PREFIX_BYTES]

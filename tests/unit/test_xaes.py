@@ -150,11 +150,12 @@ def test_derived_key_memo_is_bounded() -> None:
         subkey.encrypt(i.to_bytes(24, "big"), b"", b"")
     assert 0 < subkey.memoized() <= MEMO_SIZE
 
-    nonce = subkey.new_nonce()
     subkey.forget()
-    sealed = subkey.encrypt(nonce, b"p", b"a")
+    sealed = subkey.seal(b"h", b"p", b"l", b"c")
+    nonce = sealed[1:25]
 
-    assert XAESKey(bytes(range(32))).decrypt(nonce, sealed, b"a") == b"p"
+    aad = b"l" + b"h" + nonce + b"c"
+    assert XAESKey(bytes(range(32))).decrypt(nonce, sealed[25:], aad) == b"p"
 
 
 def test_other_workers_cookies_hit_the_memo_after_the_first() -> None:
