@@ -9,7 +9,7 @@ A browser sends the same cookie until the session changes, so the opener
 remembers the single-cookie session tokens it authenticated, and those its
 engine just sealed, which the browser sends back next (`KNOWN_TOKENS` of
 them): the same string again is the same ciphertext, so it skips base64,
-AES-GCM and, from its first repeat, most of cbor2 (`_Known.fresh_data`). A
+AES-GCM and, once its data was decoded twice, most of cbor2 (`_Known.fresh_data`). A
 token is remembered only once it authenticated under this engine's keyring
 or was sealed under it, so a forged one cannot enter.
 """
