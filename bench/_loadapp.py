@@ -3,7 +3,7 @@
 ``BENCH_STACK`` picks the middleware: ``none`` (no sessions), ``cookiesess``
 or ``starlette``. Routes: ``/seed?payload=NAME`` stores a benchmark payload
 in the session (the load test takes its cookie from there), ``/read`` reads
-one key, ``/modify`` sets one.
+one key, ``/modify`` sets one; ``/pad?n=N`` answers hello with an N-byte header.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ async def read(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(request.session["uid"]))
 
 
+async def pad(request: Request) -> PlainTextResponse:
+    """The no-session hello, padded by a header to a given response size (a control)."""
+    return PlainTextResponse("hello", headers={"x-pad": "p" * int(request.query_params["n"])})
+
+
 async def modify(request: Request) -> PlainTextResponse:
     if STACK != "none":
         session = request.session
@@ -69,6 +74,7 @@ app = Starlette(
         Route("/seed", seed),
         Route("/read", read),
         Route("/modify", modify),
+        Route("/pad", pad),
     ],
     middleware=_middleware(),
 )

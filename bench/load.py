@@ -94,6 +94,20 @@ def seed_cookie(port: int, payload: str) -> str:
     return "; ".join(line.split(";", 1)[0] for line in lines)
 
 
+def response_bytes(url: str, cookie: str) -> int:
+    """The size of the response to one request (status line, headers and body)."""
+    host, _, path = url.removeprefix("http://").partition("/")
+    with socket.create_connection(tuple(host.split(":")), timeout=5) as sock:  # type: ignore[arg-type]
+        request = (
+            f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        )
+        sock.sendall(request.encode("latin-1"))
+        size = 0
+        while chunk := sock.recv(65536):
+            size += len(chunk)
+    return size
+
+
 def run_wrk(url: str, cookie: str, seconds: float, connections: int) -> dict[str, Any]:
     cmd = [
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
@@ -166,11 +180,24 @@ def main(argv: list[str] | None = None) -> int:
             for p in payloads
         }
         cases = [(s, h, p) for s in STACKS for h in HANDLERS for p in payloads]
+        # A control for the response size: the no-session app padded to the size of
+        # each stack's 56 B modify response (the server's cost per response byte is
+        # not linear).
+        hello = response_bytes(f"http://127.0.0.1:{ports['none']}/modify", "")
+        sizes = {
+            stack: response_bytes(
+                f"http://127.0.0.1:{ports[stack]}/modify", cookies[(stack, "tiny")]
+            )
+            for stack in ("cookiesess", "starlette")
+        }
+        pad_header = len("x-pad: \r\n")
+        for stack, size in sizes.items():
+            cases.append(("none", f"pad?n={max(0, size - hello - pad_header)}", stack))
         for r in range(rounds):
             shuffle(cases, f"load/{r}")
             for stack, handler, p in cases:
                 url = f"http://127.0.0.1:{ports[stack]}/{handler}"
-                res = run(url, cookies[(stack, p)], seconds, args.connections)
+                res = run(url, cookies.get((stack, p), ""), seconds, args.connections)
                 samples.setdefault((stack, handler, p), []).append(res)
                 if not args.json:
                     print(f"  round {r + 1}: {stack:10} {handler:6} {p:6} {res['rps']:9.0f} req/s")
@@ -198,6 +225,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"({med['cookiesess'] / med['none']:.2f}x) | {med['starlette']:.0f} "
                 f"({med['starlette'] / med['none']:.2f}x) | **{ratio:.2f}x** |"
             )
+    padded = {p: samples[(s, h, p)] for s, h, p in cases if h.startswith("pad?")}
+    pad_ratio = statistics.median(
+        a["rps"] / b["rps"] for a, b in zip(padded["cookiesess"], padded["starlette"], strict=True)
+    )
+    control = {
+        "bytes": sizes,
+        "rps": {stack: statistics.median(x["rps"] for x in runs) for stack, runs in padded.items()},
+        "cookiesess_over_starlette": round(pad_ratio, 3),
+    }
     table = "\n".join(
         [
             f"{driver}, {args.connections} connections, {rounds} round(s) x {seconds:g} s per "
@@ -207,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
             "| handler | payload | no sessions | cookiesess | starlette | cookiesess / starlette |",
             "|---|---|---|---|---|---|",
             *rows,
+            "",
+            f"Control for the response size: the app without sessions, its response padded to "
+            f"each stack's 56 B modify response ({sizes['cookiesess']} B for cookiesess, "
+            f"{sizes['starlette']} B for Starlette): {control['rps']['cookiesess']:.0f} vs "
+            f"{control['rps']['starlette']:.0f} req/s, **{pad_ratio:.2f}x**: what the size "
+            "alone costs.",
         ]
     )
     result = {
@@ -216,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "connections": args.connections,
         "elapsed_s": round(time.time() - started, 1),
         "results": derived,
+        "size_control": control,
         "table": table,
     }
     if args.json:

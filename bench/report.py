@@ -510,6 +510,10 @@ def readme_section(
         ),
         row("reads a key vs Starlette", "cookiesess ASGI|read|{p}|vs|starlette SessionMiddleware"),
         row("modifies vs Starlette", "cookiesess ASGI|modify|{p}|vs|starlette SessionMiddleware"),
+        row(
+            "modifies, the browser sending each new cookie, vs Starlette",
+            "cookiesess ASGI|follow|{p}|vs|starlette SessionMiddleware",
+        ),
         row("modifies vs Litestar", "cookiesess ASGI|modify|{p}|vs|litestar ClientSide"),
         row("reads a key vs starsessions", "cookiesess ASGI|read|{p}|vs|starsessions CookieStore"),
         row("WSGI, modifies: vs Flask's session", "cookiesess WSGI|modify|{p}|vs|flask session"),
