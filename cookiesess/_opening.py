@@ -9,9 +9,10 @@ A browser sends the same cookie until the session changes, so the opener
 remembers the single-cookie session tokens it authenticated, and those its
 engine just sealed, which the browser sends back next (`KNOWN_TOKENS` of
 them): the same string again is the same ciphertext, so it skips base64,
-AES-GCM and, once its data was decoded twice, most of cbor2 (`_Known.fresh_data`). A
-token is remembered only once it authenticated under this engine's keyring
-or was sealed under it, so a forged one cannot enter.
+AES-GCM and, once its data was decoded twice, most of cbor2
+(`_Known.fresh_data`). A token is remembered only once it authenticated
+under this engine's keyring or was sealed under it, so a forged one cannot
+enter.
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ class _Known:
 
     __slots__ = ("data", "decodes", "encoded", "frozen", "key", "meta", "reseal")
 
-    def __init__(self, key: Key, meta: Meta, encoded: bytes, decodes: int) -> None:
+    def __init__(self, key: Key, meta: Meta, encoded: bytes, *, decodes: int) -> None:
         self.key = key
         self.meta = meta
         self.encoded = encoded
         self.reseal = key.state != "primary"
         self.decodes = decodes
+        """How often `encoded` was decoded (the data is kept from the second time)."""
         self.data: dict[str, Any] | None = None
         """The decoded data, kept when it has few keys and no container."""
         self.frozen: bytes | None = None
@@ -190,7 +192,7 @@ class Opener:
         """Parse an authenticated plaintext: its metadata, then its data."""
         meta = read_meta(plaintext)
         encoded = plaintext[META_BYTES:]
-        return _Known(key, meta, encoded, 1), codec.decode(encoded)
+        return _Known(key, meta, encoded, decodes=1), codec.decode(encoded)
 
     def _open_token(self, keyring: Keyring, token: str) -> tuple[_Known, dict[str, Any] | None]:
         """The token's known opening, and its decoded data if decoded just now."""
@@ -210,7 +212,7 @@ class Opener:
         The browser sends it back on its next request, which then opens it
         from memory (and decodes its data).
         """
-        self._insert(keyring, token, _Known(keyring.primary, meta, encoded, 0))
+        self._insert(keyring, token, _Known(keyring.primary, meta, encoded, decodes=0))
 
     def _insert(self, keyring: Keyring, token: str, entry: _Known) -> None:
         if len(token) > _KNOWN_MAX_CHARS:

@@ -320,6 +320,9 @@ def _too_deep() -> _PathError:
 
 
 _SCALARS: Final = frozenset({str, bytes, float, bool, type(None)})
+# CBOR's native integers; beyond them cbor2 writes a bignum (a tag and bytes).
+_NATIVE_MIN: Final = -(2**64)
+_NATIVE_END: Final = 2**64
 # Extra levels cbor2 counts below a tagged value: the tag, then its content.
 _TAGGED_DEPTH: Final = {
     _dt.datetime: 1,
@@ -430,10 +433,6 @@ def _check_decimal(value: decimal.Decimal, depth: int) -> None:
     mantissa = int("".join(map(str, digits)))
     if depth + 3 > MAX_DEPTH and not _is_native_int(-mantissa if sign else mantissa):
         raise _too_deep()
-
-
-_NATIVE_MIN: Final = -(2**64)
-_NATIVE_END: Final = 2**64
 
 
 def _is_native_int(value: int) -> bool:
