@@ -10,7 +10,8 @@ package), else an httpx-based async generator. Every request carries the
 session cookie the server itself set for the payload. The cases (stack x
 handler x payload) run in a shuffled order each round, bounded in time; the
 report gives requests/s medians and, per round, the ratio cookiesess /
-Starlette (paired, then the median).
+Starlette (paired, then the median). A control pads the app without sessions
+to the size of each stack's 56 B modify response: what the bytes alone cost.
 """
 
 from __future__ import annotations
@@ -181,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         cases = [(s, h, p) for s in STACKS for h in HANDLERS for p in payloads]
         # A control for the response size: the no-session app padded to the size of
-        # each stack's 56 B modify response (the server's cost per response byte is
-        # not linear).
+        # each stack's 56 B modify response, to tell what the bytes alone cost.
         hello = response_bytes(f"http://127.0.0.1:{ports['none']}/modify", "")
         sizes = {
             stack: response_bytes(
