@@ -116,9 +116,16 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app with the connection's session (the ASGI entry point)."""
-        if self._lazy_inline and scope["type"] == "http":
-            # The usual lazy request, inline: the Cookie header is read only if
-            # the app touches the session.
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        # A request with no store to await runs here, with no coroutine of its
+        # own: one layer less for every await of the app.
+        if self._lazy_inline:
+            # Lazy: the Cookie header is read only if the app touches the session.
             engine = self.engine
             headers = scope["headers"]
             parsed = [_NO_COOKIES]  # what the loader parsed, for the commit
@@ -142,17 +149,20 @@ class SessionMiddleware:
 
             await self.app(inner, receive, send_lazy)
             return
-        kind = scope["type"]
-        if kind == "http":
+        if not self._inline:
             await self._http(scope, receive, send)
-        elif kind == "websocket":
-            await self._websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return
+        cookies = _parse(scope["headers"])
+        try:
+            session = self.engine.load(cookies)
+        except StoreError:
+            await _store_failed(send, "loading")
+            return
+        await self.app(*self._committing(scope, receive, send, session, cookies))
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request whose store is awaited (through a thread for a blocking one)."""
         engine = self.engine
-        inline = self._inline  # no store to await: the engine runs inline
         cookies = _parse(scope["headers"])
         session: Session | LazySession
         if self._lazy and not engine.needs_store(cookies):
@@ -160,13 +170,25 @@ class SessionMiddleware:
             session = LazySession(lambda: engine.load(cookies))
         else:
             try:
-                loaded = engine.load(cookies) if inline else await engine.aload(cookies)
+                loaded = await engine.aload(cookies)
             except StoreError:
-                logger.exception("cookiesess: session store failed while loading")
-                await _unavailable(send)
+                await _store_failed(send, "loading")
                 return
             # In lazy mode the app always gets the lazy mapping, opened or not.
             session = LazySession(lambda: loaded) if self._lazy else loaded
+        await self.app(*self._committing(scope, receive, send, session, cookies))
+
+    def _committing(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        session: Session | LazySession,
+        cookies: Mapping[str, str],
+    ) -> tuple[Scope, Receive, Send]:
+        """The app's arguments: its scope holds `session`, its send commits it."""
+        engine = self.engine
+        inline = self._inline  # no store to await: the engine runs inline
         inner = {**scope, "session": session}
         failed = False
 
@@ -193,14 +215,13 @@ class SessionMiddleware:
                     else:
                         set_cookies = await engine.acommit(committed, cookies, secure=secure)
                 except StoreError:
-                    logger.exception("cookiesess: session store failed while saving")
                     failed = True
-                    await _unavailable(send)
+                    await _store_failed(send, "saving")
                     return
                 message = _with_session(message, set_cookies, vary=accessed)
             await send(message)
 
-        await self.app(inner, receive, send_with_session)
+        return inner, receive, send_with_session
 
     def _secure(self, scope: Scope) -> bool | None:
         """Whether the request came over HTTPS, for ``secure="auto"``."""
@@ -291,8 +312,9 @@ def _as_data(value: object) -> Mapping[str, Any] | None:
     )
 
 
-async def _unavailable(send: Send) -> None:
-    """Send the 503 that replaces the app's response when the store fails."""
+async def _store_failed(send: Send, doing: str) -> None:
+    """Log the store's failure and send the 503 that replaces the app's response."""
+    logger.exception("cookiesess: session store failed while %s", doing)
     response = STORE_UNAVAILABLE
     await send(
         {"type": "http.response.start", "status": response.status, "headers": response.raw_headers}
