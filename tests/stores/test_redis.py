@@ -199,6 +199,17 @@ def test_bad_configuration(cls, kwargs, fragment):
         cls(**kwargs)
 
 
+def test_cluster_nodes_get_ports_that_leave_room_for_their_bus():
+    """A cluster node's bus listens on its port + 10000: the fixture never picks above
+    55535 (with bind-to-0 ports up to 60999 here, the cluster test failed now and then)."""
+    from tests.redis_fixtures import CLUSTER_HIGHEST_PORT, _free_port
+
+    assert CLUSTER_HIGHEST_PORT + 10000 <= 65535
+    ports = [_free_port(highest=CLUSTER_HIGHEST_PORT) for _ in range(300)]
+    assert max(ports) <= CLUSTER_HIGHEST_PORT
+    assert len(set(ports)) > 1
+
+
 @pytest.mark.redis
 @pytest.mark.slow
 def test_redis_cluster_sync_and_async(redis_cluster):
