@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -48,10 +49,22 @@ def require_redis() -> str:
     return binary
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+CLUSTER_HIGHEST_PORT = 55535
+"""A cluster node's bus listens on its port + 10000, which must exist."""
+
+
+def _free_port(highest: int = 65535) -> int:
+    """A port nothing listens on, at most `highest` (bind-to-0 picks from the whole range)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", 0 if highest >= 65535 else random.randint(20000, highest)))
+            except OSError:  # taken
+                continue
+            port = int(sock.getsockname()[1])
+        if port <= highest:
+            return port
+    raise RuntimeError(f"no free port at most {highest}")
 
 
 def _command(port: int, line: bytes, timeout: float = 1.0) -> bytes:
@@ -68,6 +81,7 @@ class RedisServer:
         self.binary = binary
         self.directory = directory
         self.options = options or {}
+        self.highest_port = CLUSTER_HIGHEST_PORT if "cluster-enabled" in self.options else 65535
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.paused = False
@@ -88,7 +102,7 @@ class RedisServer:
         assert self.process is None, "already running"
         attempts = 1 if self.port else 5
         for _ in range(attempts):
-            port = self.port or _free_port()
+            port = self.port or _free_port(self.highest_port)
             options = {
                 "port": str(port),
                 "bind": "127.0.0.1",
