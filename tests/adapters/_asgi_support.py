@@ -13,7 +13,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from cookiesess.asgi import SessionMiddleware
-from tests.adapters._session_apps import RING
+from tests.adapters._session_apps import RING, asgi_request
+from tests.helpers import Browser
 
 
 def view_session(request: Request) -> JSONResponse:
@@ -71,3 +72,10 @@ def client_for(app: Any, base_url: str = "http://testserver", **kw: Any) -> Test
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def cookies_from(app: Any, path: str) -> Browser:
+    """A browser holding the cookies `app` set in answer to `path`."""
+    jar = Browser()
+    jar.apply(run(asgi_request(app, path)).set_cookies)
+    return jar

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from cookiesess import LazySession
 from cookiesess.asgi import SessionMiddleware
-from tests.adapters._asgi_support import client_for, run
+from tests.adapters._asgi_support import client_for, cookies_from, run
 from tests.adapters._session_apps import RING, AsyncSwitchStore, asgi_request, raw_asgi_app
 from tests.helpers import Browser
 
@@ -82,9 +82,7 @@ class TestLazy:
         """A cookie pointing to the store is awaited before the app runs, still lazily typed."""
         store = AsyncSwitchStore()
         seen: list[Any] = []
-        writer = SessionMiddleware(raw_asgi_app(), RING, store=store)
-        jar = Browser()
-        jar.apply(run(asgi_request(writer, "/big?n=9000")).set_cookies)
+        jar = cookies_from(SessionMiddleware(raw_asgi_app(), RING, store=store), "/big?n=9000")
         app = SessionMiddleware(self.capture_app(seen), RING, store=store, lazy=True)
 
         run(asgi_request(app, cookies=[jar.header()]))

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from cookiesess import CodecError, LazySession, SessionEngine
 from cookiesess.asgi import SessionMiddleware
 from cookiesess.stores import MemoryStore
-from tests.adapters._asgi_support import ROUTES, client_for, run
+from tests.adapters._asgi_support import ROUTES, client_for, cookies_from, run
 from tests.adapters._session_apps import RING, AsyncSwitchStore, asgi_request, raw_asgi_app
 from tests.helpers import Browser
 
@@ -43,10 +43,7 @@ def _delete(scope: dict[str, Any]) -> None:
 
 def logged_in(app: Any = None, path: str = "/set?user=alice&role=admin") -> Browser:
     """A jar holding the session the raw app wrote for `path`."""
-    jar = Browser()
-    writer = app if app is not None else SessionMiddleware(raw_asgi_app(), RING)
-    jar.apply(run(asgi_request(writer, path)).set_cookies)
-    return jar
+    return cookies_from(app if app is not None else SessionMiddleware(raw_asgi_app(), RING), path)
 
 
 def view(jar: Browser, app: Any = None) -> Any:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from cookiesess import CodecError
 from cookiesess.asgi import SessionMiddleware
 from cookiesess.stores import MemoryStore, ThreadedAsyncStore
-from tests.adapters._asgi_support import client_for, run
+from tests.adapters._asgi_support import client_for, cookies_from, run
 from tests.adapters._session_apps import (
     RING,
     AsyncSwitchStore,
@@ -56,9 +56,7 @@ class TestStores:
     def test_store_failure_on_load_is_a_503_without_calling_the_app(self) -> None:
         """A store down while loading answers 503 itself; the app never runs."""
         store = AsyncSwitchStore()
-        jar = Browser()
-        writer = SessionMiddleware(raw_asgi_app(), RING, store=store)
-        jar.apply(run(asgi_request(writer, "/big?n=9000")).set_cookies)
+        jar = cookies_from(SessionMiddleware(raw_asgi_app(), RING, store=store), "/big?n=9000")
         store.sync.broken = True
         calls: list[str] = []
 

@@ -13,9 +13,8 @@ from starlette.websockets import WebSocket
 
 from cookiesess.asgi import SessionMiddleware
 from cookiesess.session import WebSocketSession
-from tests.adapters._asgi_support import client_for, run
-from tests.adapters._session_apps import RING, AsyncSwitchStore, asgi_request, raw_asgi_app
-from tests.helpers import Browser
+from tests.adapters._asgi_support import client_for, cookies_from, run
+from tests.adapters._session_apps import RING, AsyncSwitchStore, raw_asgi_app
 
 
 class TestWebSocket:
@@ -54,9 +53,7 @@ class TestWebSocket:
     def test_websocket_store_failure_refuses_the_handshake(self) -> None:
         """A store down while a WebSocket opens closes it with 1011, the app never runs."""
         store = AsyncSwitchStore()
-        jar = Browser()
-        writer = SessionMiddleware(raw_asgi_app(), RING, store=store)
-        jar.apply(run(asgi_request(writer, "/big?n=9000")).set_cookies)
+        jar = cookies_from(SessionMiddleware(raw_asgi_app(), RING, store=store), "/big?n=9000")
         store.sync.broken = True
         sent: list[Any] = []
         called: list[str] = []

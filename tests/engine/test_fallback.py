@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cookiesess import SessionEngine, StoreError
+from cookiesess import Session, SessionEngine, StoreError
 from cookiesess.stores import (
     AsyncRedisStore,
     MemoryStore,
@@ -251,18 +251,27 @@ def test_a_move_into_the_cookie_deletes_the_record_it_read(store: Spy) -> None:
     assert store.count() == 0
 
 
-def test_regenerate_deletes_the_old_record_even_if_rewritten(store: Spy) -> None:
-    """After regenerate() the old id's record goes, whatever another request wrote there."""
-    engine = engine_for(store)
+def rewritten_meanwhile(
+    engine: SessionEngine, act: Callable[[Session], None]
+) -> tuple[Browser, Browser]:
+    """Two browsers holding one store-mode session: `other` rewrites its record, then
+    `mine`, loaded before that rewrite, does `act` and commits."""
     seed = Browser()
     visit(engine, seed, lambda s: s.update(big="a" * 9000))
     other, mine = copy_of(seed), copy_of(seed)
     rewriting = engine.load(other.cookies)
-    regenerating = engine.load(mine.cookies)
+    acting = engine.load(mine.cookies)
     rewriting["n"] = 1
     other.apply(engine.commit(rewriting, other.cookies))
-    regenerating.regenerate()
-    mine.apply(engine.commit(regenerating, mine.cookies))
+    act(acting)
+    mine.apply(engine.commit(acting, mine.cookies))
+    return other, mine
+
+
+def test_regenerate_deletes_the_old_record_even_if_rewritten(store: Spy) -> None:
+    """After regenerate() the old id's record goes, whatever another request wrote there."""
+    engine = engine_for(store)
+    other, mine = rewritten_meanwhile(engine, lambda s: s.regenerate())
 
     assert engine.load(other.cookies).new  # the old id is dead
     assert engine.load(mine.cookies)["big"] == "a" * 9000
@@ -272,15 +281,7 @@ def test_regenerate_deletes_the_old_record_even_if_rewritten(store: Spy) -> None
 def test_destroy_deletes_the_record_even_if_rewritten(store: Spy) -> None:
     """destroy() (logout) removes the record, whatever another request wrote there since."""
     engine = engine_for(store)
-    seed = Browser()
-    visit(engine, seed, lambda s: s.update(big="a" * 9000))
-    other, mine = copy_of(seed), copy_of(seed)
-    rewriting = engine.load(other.cookies)
-    destroying = engine.load(mine.cookies)
-    rewriting["n"] = 1
-    other.apply(engine.commit(rewriting, other.cookies))
-    destroying.destroy()
-    mine.apply(engine.commit(destroying, mine.cookies))
+    other, mine = rewritten_meanwhile(engine, lambda s: s.destroy())
 
     assert engine.load(other.cookies).new  # the logged-out session is gone everywhere
     assert mine.jar == {}

@@ -433,17 +433,11 @@ def test_paused_redis_fails_within_timeout(own_redis):
     store.close()
 
 
-@pytest.mark.redis
-def test_unix_socket_url_is_served_and_bounded(tmp_path_factory):
-    """unix:// keeps its socket type under the per-call deadline; a paused server times out."""
-    from tests.redis_fixtures import RedisServer, require_redis
-
-    directory = tmp_path_factory.mktemp("redis-unix")
-    path = directory / "redis.sock"
-    server = RedisServer(require_redis(), directory, {"unixsocket": str(path)})
-    server.start()
+def served_and_bounded(server, url):
+    """A store on `url` reads back what it wrote; paused, every call fails within its
+    deadline; resumed, it reads again. Closes `server`."""
     try:
-        with RedisStore(f"unix://{path}", timeout=0.25) as store:
+        with RedisStore(url, timeout=0.25) as store:
             store.set("aa", b"v", 60)
             assert store.get("aa") == b"v"
 
@@ -454,6 +448,18 @@ def test_unix_socket_url_is_served_and_bounded(tmp_path_factory):
             assert store.get("aa") == b"v"
     finally:
         server.close()
+
+
+@pytest.mark.redis
+def test_unix_socket_url_is_served_and_bounded(tmp_path_factory):
+    """unix:// keeps its socket type under the per-call deadline; a paused server times out."""
+    from tests.redis_fixtures import RedisServer, require_redis
+
+    directory = tmp_path_factory.mktemp("redis-unix")
+    path = directory / "redis.sock"
+    server = RedisServer(require_redis(), directory, {"unixsocket": str(path)})
+    server.start()
+    served_and_bounded(server, f"unix://{path}")
 
 
 def self_signed_cert(directory) -> tuple[str, str]:
@@ -512,19 +518,7 @@ def test_rediss_url_is_served_over_tls_and_bounded(tmp_path_factory):
     }
     server = RedisServer(require_redis(), directory, options)
     server.start()
-    url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}"
-    try:
-        with RedisStore(url, timeout=0.25) as store:
-            store.set("aa", b"v", 60)
-            assert store.get("aa") == b"v"
-
-            server.pause()
-            assert_all_fail_fast(store, limit=0.25 + 0.35)
-            server.resume()
-
-            assert store.get("aa") == b"v"
-    finally:
-        server.close()
+    served_and_bounded(server, f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
 
 
 @pytest.mark.redis
