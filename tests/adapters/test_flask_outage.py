@@ -28,6 +28,22 @@ OUTAGE_HEADERS = {
 }
 
 
+def add_store_routes(app: flask.Flask, ran: list[str]) -> None:
+    """``/big`` writes 8000 random bytes (past the cookie: to the store), ``/read`` reads
+    their length; each records that it ran."""
+
+    @app.get("/big")
+    def big() -> str:
+        ran.append("big")
+        flask.session["blob"] = os.urandom(8000)
+        return "stored"
+
+    @app.get("/read")
+    def read() -> str:
+        ran.append("read")
+        return str(len(flask.session.get("blob", b"")))
+
+
 def outage_app(store: Any, seen: list[str]) -> flask.Flask:
     """An app whose hooks record what they saw: a login check, a view, a session writer."""
     app = make_app()
@@ -39,16 +55,7 @@ def outage_app(store: Any, seen: list[str]) -> flask.Flask:
             return flask.redirect("/login")
         return None
 
-    @app.get("/big")
-    def big() -> str:
-        seen.append("big")
-        flask.session["blob"] = os.urandom(8000)
-        return "stored"
-
-    @app.get("/read")
-    def read() -> str:
-        seen.append("read")
-        return str(len(flask.session.get("blob", b"")))
+    add_store_routes(app, seen)
 
     @app.after_request
     def stamp(response: flask.Response) -> flask.Response:
@@ -128,16 +135,7 @@ def flaky_app() -> tuple[flask.Flask, FlakyStore, list[str]]:
     store = FlakyStore()
     ran: list[str] = []
 
-    @app.get("/big")
-    def big() -> str:
-        ran.append("big")
-        flask.session["blob"] = os.urandom(8000)
-        return "stored"
-
-    @app.get("/read")
-    def read() -> str:
-        ran.append("read")
-        return str(len(flask.session.get("blob", b"")))
+    add_store_routes(app, ran)
 
     install(app, store=store)
     return app, store, ran
