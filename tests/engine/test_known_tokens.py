@@ -8,6 +8,9 @@ request could have changed, and never let a token it did not authenticate in.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import tracemalloc
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +20,8 @@ from cookiesess import _opening as opening
 from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, ring_of
 
 RING = ring_of(("a", SECRET_A, "primary"))
+TOKEN_MEMORY_BOUND = 15_000
+"""Bytes a remembered token may hold in memory (SECURITY.md states 2,048 of them)."""
 
 
 def sealed(engine: SessionEngine, data: dict[str, object], *, now: int = NOW) -> dict[str, str]:
@@ -280,3 +285,54 @@ def test_a_token_this_engine_sealed_opens_from_memory(monkeypatch: pytest.Monkey
         assert again == {"user": "alice", "cart": [1]}
         assert again.id == session.id
         assert not again.new
+
+
+def _filling(make: Callable[[int, int], dict[str, object]], n: int) -> dict[str, object]:
+    """`make(n, size)` at the largest size whose token still fits one cookie."""
+    engine = SessionEngine(RING)
+    size = 3000
+    while len(sealed(engine, make(n, size))) > 1:  # chunked, so never remembered
+        size -= 25
+    return make(n, size)
+
+
+WORST_SHAPES: dict[str, Callable[[int, int], dict[str, object]]] = {
+    "one ASCII str": lambda n, size: {"s": f"{n:08}" + "x" * size},
+    "one str with an emoji (4 bytes a char in memory)": lambda n, size: {
+        "s": f"{n:08}\N{GRINNING FACE}" + "x" * size
+    },
+    "16 strs with an emoji": lambda n, size: {
+        f"k{i}": f"{n:08}\N{GRINNING FACE}" + "x" * (size // 16) for i in range(16)
+    },
+    "16 short strs": lambda n, size: {f"k{i}": f"{n}-{i}" for i in range(16)},
+    "small ints": lambda n, size: {"n": n, "ints": [i % 20 for i in range(size // 2)]},
+    "many keys": lambda n, size: {f"k{i}": i for i in range(n % 2, size // 8)},
+    "small dicts": lambda n, size: {"n": n, "d": [{"a": i % 9} for i in range(size // 5)]},
+}
+
+
+@pytest.mark.parametrize("make", WORST_SHAPES.values(), ids=WORST_SHAPES.keys())
+@pytest.mark.parametrize("how", ["opened", "sealed"])
+def test_the_memory_of_each_remembered_token_stays_within_the_stated_bound(
+    make: Callable[[int, int], dict[str, object]], how: str
+) -> None:
+    """SECURITY.md: at most 2,048 tokens of about 15 KB each in memory (token, data
+    and what is kept of it), whatever the data's shape."""
+    count = 64
+    data = [_filling(make, n) for n in range(count)]
+    engine = SessionEngine(RING)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        jars = [sealed(engine, d) for d in data]
+        if how == "opened":
+            engine._opener.forget()
+            for cookies in jars * 2:  # data is kept from its second decode
+                engine.load(cookies, now=NOW)
+        del jars
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(engine._opener._known) == count
+    assert held / count <= TOKEN_MEMORY_BOUND
