@@ -41,7 +41,10 @@ KNOWN_TOKENS: Final = 2048
 _KNOWN_MAX_CHARS: Final = 4096
 """Only single-cookie tokens are remembered."""
 _FLAT_KEYS: Final = 16
-"""Data of at most this many keys, none a container, is kept decoded; the rest as bytes."""
+_FLAT_BYTES: Final = 512
+"""Data of at most `_FLAT_KEYS` keys, none a container, encoded in at most this many
+bytes, is kept decoded; the rest as bytes (decoded, a str takes up to 4 bytes a
+character)."""
 
 
 class Opened(NamedTuple):
@@ -76,7 +79,7 @@ class _Known:
         """The token's data, as fresh as a new decode once `Session._loaded` copies it.
 
         Decoded a second time, a token's data is kept in the form cheapest to
-        rebuild: with at most `_FLAT_KEYS` keys and no container as it is (a
+        rebuild: small (`small`) and with no container as it is (a
         shallow copy is then a fresh one), otherwise as `marshal` bytes, which
         load to the same values, types and order at about 2.3x cbor2's speed.
         marshal takes only Python's built-in types, so data holding a
@@ -93,7 +96,7 @@ class _Known:
         data = codec.decode(self.encoded)
         self.decodes += 1
         if frozen is None and self.decodes >= 2:
-            if len(data) <= _FLAT_KEYS and MUTABLE.isdisjoint(map(type, data.values())):
+            if self.small(data) and MUTABLE.isdisjoint(map(type, data.values())):
                 self.data = data
                 return data
             try:
@@ -103,6 +106,10 @@ class _Known:
             # Bounded memory: marshal writes a small int in 5 bytes, CBOR in 1.
             self.frozen = frozen if len(frozen) <= 2 * len(self.encoded) else b""
         return data
+
+    def small(self, data: dict[str, Any]) -> bool:
+        """Whether `data`, this token's data, is small enough to keep decoded."""
+        return len(self.encoded) <= _FLAT_BYTES and dict.__len__(data) <= _FLAT_KEYS
 
 
 class Opener:
