@@ -213,13 +213,26 @@ class Opener:
         self._insert(keyring, token, entry)
         return entry, data
 
-    def remember(self, keyring: Keyring, token: str, meta: Meta, encoded: bytes) -> None:
+    def remember(
+        self, keyring: Keyring, token: str, meta: Meta, encoded: bytes, data: dict[str, Any] | None
+    ) -> None:
         """Remember a single-cookie session token just sealed under `keyring`'s primary key.
 
         The browser sends it back on its next request, which then opens it
-        from memory (and decodes its data).
+        from memory. `data` is the dict `encoded` was made from just now (None
+        when not known to be): when small, with values all of `codec.EXACT_TYPES`,
+        a copy of it is what decoding would give, and is kept; otherwise the
+        data is decoded when the token comes back.
         """
-        self._insert(keyring, token, _Known(keyring.primary, meta, encoded, decodes=0))
+        entry = _Known(keyring.primary, meta, encoded, decodes=0)
+        # dict's own views: a Session's methods (dict.copy too) would count reads.
+        if (
+            data is not None
+            and entry.small(data)
+            and codec.EXACT_TYPES.issuperset(map(type, dict.values(data)))
+        ):
+            entry.data = dict(dict.items(data))
+        self._insert(keyring, token, entry)
 
     def _insert(self, keyring: Keyring, token: str, entry: _Known) -> None:
         if len(token) > _KNOWN_MAX_CHARS:

@@ -28,13 +28,15 @@ import cbor2
 
 from .exceptions import CodecError, InvalidToken
 
-__all__ = ["MAX_DEPTH", "MAX_INT_BITS", "decode", "encode"]
+__all__ = ["EXACT_TYPES", "MAX_DEPTH", "MAX_INT_BITS", "decode", "encode"]
 
 MAX_DEPTH: Final = 16
 """Deepest nesting of any item (containers and tags both count), as cbor2 counts it."""
 MAX_INT_BITS: Final = 1024
 MAX_DECIMAL_EXPONENT: Final = 1000
 MAX_DECIMAL_DIGITS: Final = 300
+EXACT_TYPES: Final = frozenset({type(None), bool, int, float, str, bytes})
+"""Types whose encoded values `decode` reads back as equal values of the same type."""
 
 _MINUTE: Final = _dt.timedelta(minutes=1)
 # Set members: the hashable scalars (tuples and frozensets read back unhashable).

@@ -348,6 +348,7 @@ class SessionEngine:
             if opened is None:
                 return []
             session = opened
+        cached = session._encoded  # made before this commit: may predate a dict.__setitem__
         action = decide(session, self._lifetime, now, self._save_new)
         if action is NOTHING and self._migration is None:
             return []  # the usual read: nothing to write
@@ -371,7 +372,8 @@ class SessionEngine:
             keyring, state, pack_meta(meta) + encoded, now
         )
         if count == 1 and peek_header(token) == _SINGLE_SESSION:  # the browser sends it back
-            self._opener.remember(keyring, token, meta, encoded)
+            made_now = cached is None and encoded is session._encoded  # from the data as it is
+            self._opener.remember(keyring, token, meta, encoded, session if made_now else None)
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
         lines += self._jar.expire(cookies, secure, keep=count)
         if not ops and not events:

@@ -20,7 +20,7 @@ from fastapi import Request as FastAPIRequest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Mount, Route
 
 from cookiesess import ConfigurationError, Session, SessionEngine
@@ -256,6 +256,34 @@ class TestStarletteBehaviours:
             changed = tab.get("/append")
             assert changed.json()["session"]["cart"] == [{"sku": "a"}, {"sku": "b"}]
             assert "set-cookie" in changed.headers
+
+    def test_a_change_after_the_response_started_is_not_what_the_next_request_reads(
+        self,
+    ) -> None:
+        """The cookie is sealed when the response starts; a streaming body changing the
+        session afterwards changes neither the cookie nor what this worker reads next."""
+
+        async def stream(request: Request) -> StreamingResponse:
+            request.session["user"] = "alice"
+
+            async def body() -> AsyncIterator[bytes]:
+                yield b"started"
+                request.session["user"] = "mallory"
+                request.session["admin"] = True
+                yield b"done"
+
+            return StreamingResponse(body())
+
+        app = Starlette(
+            routes=[*ROUTES, Route("/stream", stream)],
+            middleware=[Middleware(SessionMiddleware, RING, secure=False)],
+        )
+        client = client_for(app)
+        assert client.get("/stream").text == "starteddone"
+        for _ in range(3):
+            assert client.get("/view_session").json() == {"session": {"user": "alice"}}
+        elsewhere = client_for(starlette_app(), cookies=dict(client.cookies))  # another worker
+        assert elsewhere.get("/view_session").json() == {"session": {"user": "alice"}}
 
 
 class TestFastAPI:

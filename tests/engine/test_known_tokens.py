@@ -336,3 +336,88 @@ def test_the_memory_of_each_remembered_token_stays_within_the_stated_bound(
         tracemalloc.stop()
     assert len(engine._opener._known) == count
     assert held / count <= TOKEN_MEMORY_BOUND
+
+
+FLAT = {
+    "user": "alice",
+    "csrf": b"\x00\xff",
+    "n": 2**70,
+    "neg": -(2**64) - 1,
+    "zero": -0.0,
+    "nan": float("nan"),
+    "admin": True,
+    "one": 1,
+    "none": None,
+}
+
+
+def test_flat_data_this_engine_sealed_opens_with_no_decode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Few keys of types that read back as they are: the next request gets a copy of
+    what was sealed, with the types, order and values a decode would give."""
+    engine = SessionEngine(RING)
+    session = engine.load({}, now=NOW)
+    session.update(FLAT)
+    browser = Browser()
+    browser.apply(engine.commit(session, {}, now=NOW))
+    session["user"] = "mallory"  # the app's object after the commit changes nothing sealed
+    elsewhere = SessionEngine(RING).load(browser.cookies, now=NOW)
+
+    def no_decode(data: bytes) -> dict[str, object]:
+        raise AssertionError("decoded the data of a token this engine sealed")
+
+    monkeypatch.setattr(opening.codec, "decode", no_decode)
+    for _ in range(3):
+        here = engine.load(browser.cookies, now=NOW)
+        assert not here.accessed
+        assert shape(here) == shape(elsewhere) == shape(FLAT)
+        assert engine.commit(here, browser.cookies, now=NOW) == []
+        here["one"] = 2
+        assert engine.commit(here, browser.cookies, now=NOW) != []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"pair": (1, 2)},
+        {"at": dt.datetime(2026, 1, 1, 12, tzinfo=ZoneInfo("Europe/Paris"))},
+        {"cart": [1]},
+        {f"k{n}": n for n in range(17)},
+        {"s": "x" * 600},
+    ],
+    ids=["tuple", "datetime", "list", "17 keys", "600 bytes"],
+)
+def test_sealed_data_that_would_not_read_back_as_it_is_is_decoded(
+    data: dict[str, object],
+) -> None:
+    """A tuple reads back as a list, a zone as a fixed offset: such data is decoded
+    when the token comes back, and reads as in any other process."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, data)
+    assert engine._opener._known[cookies["session"]].data is None
+
+    elsewhere = SessionEngine(RING).load(cookies, now=NOW)
+    for _ in range(3):
+        assert shape(engine.load(cookies, now=NOW)) == shape(elsewhere)
+
+
+@pytest.mark.parametrize("how", ["encoded before", "written unchanged"])
+def test_data_changed_around_the_mapping_api_reads_as_sealed(how: str) -> None:
+    """A value put in with dict.__setitem__ after the session's data was encoded is not
+    in the cookie: the next request reads the cookie's data, as any other process."""
+    engine = SessionEngine(RING)
+    cookies = sealed(engine, {"user": "alice"})
+    session = engine.load(cookies, now=NOW)
+    if how == "encoded before":
+        session["user"] = "bob"
+        assert session.modified  # encodes the data as it is now
+    else:
+        session.save()  # written with the bytes it was loaded from
+    dict.__setitem__(session, "smuggled", 1)
+    browser = Browser()
+    browser.apply(engine.commit(session, cookies, now=NOW))
+
+    elsewhere = SessionEngine(RING).load(browser.cookies, now=NOW)
+    assert "smuggled" not in elsewhere
+    assert engine.load(browser.cookies, now=NOW) == elsewhere
