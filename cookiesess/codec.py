@@ -209,13 +209,20 @@ class _Decoders(threading.local):
 
 _decoders: Final = _Decoders()
 
-# Hashes of data `_writable` has passed. A browser sends the same cookie until
-# the session changes, so most requests skip the walk (the hooks and cbor2's
-# limits still run on every decode). Only authenticated data reaches `decode`;
-# a hash collision would at worst skip that walk for one payload. Bounded:
-# cleared when full.
+# Hashes of data `_writable` has passed, or `encode` wrote with every value
+# checked. A browser sends the same cookie until the session changes, so most
+# requests skip the walk (the hooks and cbor2's limits still run on every
+# decode). Only authenticated data reaches `decode`; a hash collision would at
+# worst skip that walk for one payload. Bounded: cleared when full.
 _WRITABLE_SEEN: Final[set[int]] = set()
 _WRITABLE_SEEN_MAX: Final = 16384
+
+
+def _passed(data: bytes) -> None:
+    """Record that `data` holds only what `encode` writes."""
+    if len(_WRITABLE_SEEN) >= _WRITABLE_SEEN_MAX:
+        _WRITABLE_SEEN.clear()
+    _WRITABLE_SEEN.add(hash(data))
 
 
 def decode(data: bytes) -> dict[str, Any]:
@@ -239,13 +246,10 @@ def decode(data: bytes) -> dict[str, Any]:
         raise InvalidToken("malformed") from None
     if fp.tell() != len(data) or type(value) is not dict:
         raise InvalidToken("malformed")
-    seen = hash(data)
-    if seen not in _WRITABLE_SEEN:
+    if hash(data) not in _WRITABLE_SEEN:
         if not _writable(value):
             raise InvalidToken("malformed")
-        if len(_WRITABLE_SEEN) >= _WRITABLE_SEEN_MAX:
-            _WRITABLE_SEEN.clear()
-        _WRITABLE_SEEN.add(seen)
+        _passed(data)
     return value
 
 
@@ -293,13 +297,17 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
         encoded = cbor2.dumps(data)
         if _SET_TAG in encoded:  # rare; a false match only costs the second encoding
             encoded = cbor2.dumps(data, encoders=_SORTED_SETS)
-        return encoded
     except UnicodeEncodeError:
         # Rare enough to look for only now: no per-string cost on every commit.
         path = _lone_surrogate(data) or ""
         raise CodecError("str with a lone surrogate (not UTF-8)", path=path) from None
     except Exception as exc:  # pragma: no cover - _check admits only encodable values
         raise CodecError(f"cannot encode session data: {exc}") from None
+    if check is None:
+        # Every value passed the checks the walk in `decode` repeats. (A value left
+        # unchecked may have been put in around the mapping API: decode walks it.)
+        _passed(encoded)
+    return encoded
 
 
 _MISSING: Final = object()

@@ -60,6 +60,16 @@ def test_codec_roundtrip_preserves_values_and_types(data: dict[str, Any]) -> Non
     assert same_types(back, data)
 
 
+@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@given(session_data)
+def test_the_walk_decode_skips_for_checked_data_passes_it(data: dict[str, Any]) -> None:
+    """Data `encode` checked whole is not walked again on decode (SECURITY.md): the
+    walk passes anything it writes."""
+    encoded = codec.encode(data)
+    assert hash(encoded) in codec._WRITABLE_SEEN
+    assert codec._writable(codec.decode(encoded))
+
+
 ENGINE = SessionEngine(ring_of(("a", SECRET_A, "primary")), clock=lambda: NOW)
 CHUNKING = SessionEngine(
     ring_of(("a", SECRET_A, "primary")), clock=lambda: NOW, max_total_bytes=40_000

@@ -458,6 +458,16 @@ def test_refusals_hold_on_repeat_and_after_accepting_similar_data() -> None:
             codec.decode(bad)
 
 
+def test_data_encoded_with_values_unchecked_is_walked_on_decode() -> None:
+    """Only data `encode` checked whole skips the walk: a value the session never handed
+    out is not checked at commit, and one put in around the mapping API is refused."""
+    smuggled = {"n": 2, "odd": {b"bytes key": 1}}
+    with pytest.raises(InvalidToken):
+        codec.decode(codec.encode(smuggled, check=["n"]))
+    with pytest.raises(CodecError):
+        codec.encode(smuggled)
+
+
 def test_the_memo_of_checked_data_is_bounded() -> None:
     """However many distinct sessions a process reads, the memo stays bounded."""
     for i in range(codec._WRITABLE_SEEN_MAX + 100):
