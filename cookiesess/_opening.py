@@ -220,18 +220,13 @@ class Opener:
 
         The browser sends it back on its next request, which then opens it
         from memory. `data` is the dict `encoded` was made from just now (None
-        when not known to be): when small, with values all of `codec.EXACT_TYPES`,
-        a copy of it is what decoding would give, and is kept; otherwise the
-        data is decoded when the token comes back.
+        when not known to be): when small, and a copy of it is what decoding
+        would give (`codec.decoded_copy`), that copy is kept; otherwise the data
+        is decoded when the token comes back.
         """
         entry = _Known(keyring.primary, meta, encoded, decodes=0)
-        # dict's own views: a Session's methods (dict.copy too) would count reads.
-        if (
-            data is not None
-            and entry.small(data)
-            and codec.EXACT_TYPES.issuperset(map(type, dict.values(data)))
-        ):
-            entry.data = dict(dict.items(data))
+        if data is not None and entry.small(data):
+            entry.data = codec.decoded_copy(data)
         self._insert(keyring, token, entry)
 
     def _insert(self, keyring: Keyring, token: str, entry: _Known) -> None:

@@ -28,15 +28,13 @@ import cbor2
 
 from .exceptions import CodecError, InvalidToken
 
-__all__ = ["EXACT_TYPES", "MAX_DEPTH", "MAX_INT_BITS", "decode", "encode"]
+__all__ = ["MAX_DEPTH", "MAX_INT_BITS", "decode", "decoded_copy", "encode"]
 
 MAX_DEPTH: Final = 16
 """Deepest nesting of any item (containers and tags both count), as cbor2 counts it."""
 MAX_INT_BITS: Final = 1024
 MAX_DECIMAL_EXPONENT: Final = 1000
 MAX_DECIMAL_DIGITS: Final = 300
-EXACT_TYPES: Final = frozenset({type(None), bool, int, float, str, bytes})
-"""Types whose encoded values `decode` reads back as equal values of the same type."""
 
 _MINUTE: Final = _dt.timedelta(minutes=1)
 # Set members: the hashable scalars (tuples and frozensets read back unhashable).
@@ -310,6 +308,22 @@ def encode(data: dict[str, Any], *, check: Iterable[str] | None = None) -> bytes
     return encoded
 
 
+def decoded_copy(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Return a copy of `data` as ``decode(encode(data))`` would read it, if a shallow copy is.
+
+    That is when every value is of a type `decode` reads back as it was (str,
+    bytes, int, float, bool, None); otherwise None. `data` must be what
+    `encode` just accepted, unchanged since.
+    """
+    copy = {}
+    for key, value in dict.items(data):  # dict's own: a Session's would count a read
+        if type(value) not in _AS_DECODED:
+            return None
+        copy[key] = value
+    return copy
+
+
+_AS_DECODED: Final = frozenset({type(None), bool, int, float, str, bytes})
 _MISSING: Final = object()
 
 
