@@ -8,7 +8,7 @@ SOURCES := $(wildcard cookiesess tests fuzz bench examples docs/hooks.py)
 FUZZ_SECONDS ?= 60
 PYTEST_ARGS ?=
 
-.PHONY: install lint fmt type unit test fuzz-smoke fuzz bench bench-quick demo docs dist clean
+.PHONY: install lint fmt type unit test fuzz-smoke fuzz bench bench-quick bench-instructions demo docs dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py --quick
+
+bench-instructions: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/instructions.py
 
 demo: install
 	$(BIN)/cookiesess demo
