@@ -79,8 +79,8 @@ class _Known:
         """The token's data, as fresh as a new decode once `Session._loaded` copies it.
 
         Decoded a second time, a token's data is kept in the form cheapest to
-        rebuild: small (`small`) and with no container as it is (a
-        shallow copy is then a fresh one), otherwise as `marshal` bytes, which
+        rebuild: when `small` and holding no container, as it is (a shallow
+        copy is then a fresh one), otherwise as `marshal` bytes, which
         load to the same values, types and order at about 2.3x cbor2's speed.
         marshal takes only Python's built-in types, so data holding a
         datetime, date, UUID or Decimal is decoded every time, as is data whose
