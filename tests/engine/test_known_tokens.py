@@ -17,6 +17,7 @@ import pytest
 
 from cookiesess import Keyring, SessionEngine, _b64, codec
 from cookiesess import _opening as opening
+from cookiesess.stores import MemoryStore
 from tests.helpers import NOW, SECRET_A, SECRET_B, Browser, ring_of
 
 RING = ring_of(("a", SECRET_A, "primary"))
@@ -285,6 +286,17 @@ def test_a_token_this_engine_sealed_opens_from_memory(monkeypatch: pytest.Monkey
         assert again == {"user": "alice", "cart": [1]}
         assert again.id == session.id
         assert not again.new
+
+
+def test_a_session_moved_to_the_store_is_not_remembered() -> None:
+    """Only a token that holds its session is remembered: a reference to a store record
+    keeps no copy of the (large) data in memory, and opens through the store."""
+    store = MemoryStore()
+    engine = SessionEngine(RING, store=store)
+    cookies = sealed(engine, {"notes": "x" * 6000})
+    assert engine._opener._known == {}
+    assert engine.load(cookies, now=NOW)["notes"] == "x" * 6000
+    assert engine._opener._known == {}
 
 
 def _filling(make: Callable[[int, int], dict[str, object]], n: int) -> dict[str, object]:
