@@ -52,10 +52,11 @@ class Placer:
 
     def place(
         self, keyring: Keyring, state: SessionState, plaintext: bytes, now: int
-    ) -> tuple[str, int, list[Step], list[SessionEvent]]:
-        """Return the token, its chunk count, the store calls, and the events to report.
+    ) -> tuple[str, int, bool, list[Step], list[SessionEvent]]:
+        """Return the token, its chunk count, whether it refers to the store, and more.
 
-        The events (none without ``on_event``) are reported once the calls succeed.
+        Then come the store calls and the events to report; the events (none
+        without ``on_event``) are reported once the calls succeed.
 
         Raises:
             SessionTooLarge: over the budget and no store is configured.
@@ -68,7 +69,7 @@ class Placer:
             token = seal(keyring, plaintext, purpose="session", context=self._ctx, chunks=count)
             if state.source is not None:
                 ops.append(self._release(state))
-            return token, count, ops, self._events(keyring, state, False, length)
+            return token, count, False, ops, self._events(keyring, state, False, length)
         if store is None:
             emit(self._on_event, SessionEvent(kind="too_large", size=length))
             config = self._config
@@ -83,7 +84,7 @@ class Placer:
         if state.source is not None and state.source[0] != key:
             ops.append(self._release(state))
         token = self._fallback.seal_ref(keyring, pack(state) + EMPTY_DATA)
-        return token, 1, ops, self._events(keyring, state, True, length)
+        return token, 1, True, ops, self._events(keyring, state, True, length)
 
     def _events(
         self, keyring: Keyring, state: SessionState, in_store: bool, size: int

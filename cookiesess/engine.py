@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, Final
+from typing import Any
 
 from ._decision import DELETE, NOTHING, Action, decide
 from ._drive import Step, Steps, run_async, run_sync, then
@@ -32,7 +32,7 @@ from ._placing import Placer
 from ._plaintext import META_BYTES, meta_of, pack_meta
 from .config import DEFAULT_ABSOLUTE_TIMEOUT, SessionConfig
 from .cookies import RequestCookies
-from .envelope import Header, aad_context, peek_header, read_header, sealed_chars
+from .envelope import aad_context, peek_header, read_header, sealed_chars
 from .events import SessionEvent, emit, report, store_error
 from .exceptions import ConfigurationError, InvalidToken, RejectReason, StoreError
 from .keys import Keyring
@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("cookiesess")
-_SINGLE_SESSION: Final = Header("session", 1)
 
 
 class SessionEngine:
@@ -368,10 +367,10 @@ class SessionEngine:
         state.last = now
         meta, encoded = meta_of(state), session._data_bytes()
         keyring = self.keyring
-        token, count, ops, events = self._placer.place(
+        token, count, stored, ops, events = self._placer.place(
             keyring, state, pack_meta(meta) + encoded, now
         )
-        if count == 1 and peek_header(token) == _SINGLE_SESSION:  # the browser sends it back
+        if count == 1 and not stored:  # the browser sends this token back
             made_now = cached is None and encoded is session._encoded  # from the data as it is
             self._opener.remember(keyring, token, meta, encoded, session if made_now else None)
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)

@@ -113,10 +113,8 @@ def seal_bytes(keyring: Keyring, plaintext: bytes, *, purpose: Purpose, context:
 def _seal(
     keyring: Keyring, plaintext: bytes, purpose: Purpose, context: bytes, chunks: int
 ) -> bytes:
-    if not 1 <= chunks <= MAX_CHUNKS:
-        raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")
     key = keyring.primary
-    return key.aead(purpose).seal(_HEADS[purpose][chunks] + key.wire_id, plaintext, _LABEL, context)
+    return key.aead(purpose).seal(_head(key, purpose, chunks), plaintext, _LABEL, context)
 
 
 def _seal_raw(
@@ -128,10 +126,15 @@ def _seal_raw(
     chunks: int,
 ) -> bytes:
     """Seal with a given nonce (test vectors and fuzzing; `seal` draws a fresh one)."""
+    header = _head(key, purpose, chunks) + nonce
+    return header + key.aead(purpose).encrypt(nonce, plaintext, _LABEL + header + context)
+
+
+def _head(key: Key, purpose: Purpose, chunks: int) -> bytes:
+    """The header up to the nonce: version, kind and chunk count, key id."""
     if not 1 <= chunks <= MAX_CHUNKS:
         raise ValueError(f"chunk count must be 1..{MAX_CHUNKS}")
-    header = _HEADS[purpose][chunks] + key.wire_id + nonce
-    return header + key.aead(purpose).encrypt(nonce, plaintext, _LABEL + header + context)
+    return _HEADS[purpose][chunks] + key.wire_id
 
 
 class Header(NamedTuple):
