@@ -45,19 +45,10 @@ def _child(stack_name: str, payloads: list[str], requests: int) -> None:
     stack = next(s for s in mb.asgi_stacks(Keyring.generate()) if s.name == stack_name)
     segments = []
     for name in payloads:
-        template = {**mb._asgi_scope(None), **stack.extra_scope}
-        if stack.name != "asgi baseline":
-            seeded = mb._asgi_once(
-                loop, stack.wrap(mb.asgi_hello("seed", PAYLOADS[name])), template
-            )
-            lines = [v.decode("latin-1") for k, v in seeded if k.lower() == b"set-cookie"]
-            template = {**mb._asgi_scope(mb._cookie_header(lines)), **stack.extra_scope}
+        cookie = mb.asgi_seeded_cookie(loop, stack, PAYLOADS[name])
+        template = {**mb._asgi_scope(cookie), **stack.extra_scope}
         for variant in (v for v in VARIANTS if v in stack.variants):
-            app = stack.wrap(mb.asgi_hello("modify" if variant == "follow" else variant))
-            if variant == "follow":
-                call = mb._asgi_follow(app, template)
-            else:
-                call = mb._asgi_call(app, template, mb._discard)
+            call = mb.asgi_request(mb.asgi_app(stack, variant), variant, template)
             segments.append((f"{variant}|{name}", call))
 
     async def run(call: Any, n: int) -> None:

@@ -200,6 +200,28 @@ def _asgi_follow(stack: Any, template: dict[str, Any]) -> Callable[[], Any]:
     return call
 
 
+def asgi_app(stack: AsgiStack, variant: str) -> Any:
+    """`stack` around the handler of `variant` (``follow`` modifies)."""
+    return stack.wrap(asgi_hello("modify" if variant == "follow" else variant))
+
+
+def asgi_request(app: Any, variant: str, template: dict[str, Any]) -> Callable[[], Any]:
+    """One request of `variant` to `app` (the stack around that variant's handler)."""
+    if variant == "follow":
+        return _asgi_follow(app, template)
+    return _asgi_call(app, template, _discard)
+
+
+def asgi_seeded_cookie(loop: Loop, stack: AsgiStack, payload: dict[str, Any]) -> bytes | None:
+    """The Cookie header `stack` sets for a session holding `payload` (None: no sessions)."""
+    if stack.name == "asgi baseline":
+        return None
+    seed_scope = {**_asgi_scope(None), **stack.extra_scope}
+    seeded = _asgi_once(loop, stack.wrap(asgi_hello("seed", payload)), seed_scope)
+    lines = [v.decode("latin-1") for k, v in seeded if k.lower() == b"set-cookie"]
+    return _cookie_header(lines)
+
+
 def _asgi_once(loop: Loop, stack: Any, template: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     sent: list[dict[str, Any]] = []
 
@@ -495,14 +517,8 @@ def middleware_benches(
     for name in payloads:
         payload = PAYLOADS[name]
         for stack in asgi_stacks(keyring):
-            cookie = None
-            if stack.name != "asgi baseline":
-                seed_scope = {**_asgi_scope(None), **stack.extra_scope}
-                seeded = _asgi_once(loop, stack.wrap(asgi_hello("seed", payload)), seed_scope)
-                lines = [v.decode("latin-1") for k, v in seeded if k.lower() == b"set-cookie"]
-                cookie = _cookie_header(lines)
-            template = _asgi_scope(cookie)
-            template.update(stack.extra_scope)
+            cookie = asgi_seeded_cookie(loop, stack, payload)
+            template = {**_asgi_scope(cookie), **stack.extra_scope}
             if stack.name == "cookiesess ASGI":
                 # The decode cost in the same rounds: what "default ignore" may spend.
                 from cookiesess.cookies import parse_cookie_header
@@ -522,7 +538,7 @@ def middleware_benches(
                     )
                 )
             for variant in stack.variants:
-                app = stack.wrap(asgi_hello("modify" if variant == "follow" else variant))
+                app = asgi_app(stack, variant)
                 case = Case(stack.name, "asgi", variant, name, cookie_bytes=len(cookie or b""))
                 state_probe: dict[str, Any] = {}
 
@@ -547,11 +563,7 @@ def middleware_benches(
                     case.ok = False
                     case.note = "read did not see the session"
                 cases.append(case)
-                call = (
-                    _asgi_follow(app, template)
-                    if variant == "follow"
-                    else _asgi_call(app, template, _discard)
-                )
+                call = asgi_request(app, variant, template)
                 benches.append(
                     async_bench(
                         loop,
