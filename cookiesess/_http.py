@@ -113,7 +113,8 @@ def with_session_headers(
             out.append(names.private)
     if set_cookies:
         set_cookie, encode = names.set_cookie, names.encode
-        out.extend([(set_cookie, encode(line)) for line in set_cookies])
+        for line in set_cookies:  # a loop: a list comprehension is one more call
+            out.append((set_cookie, encode(line)))
     return out
 
 

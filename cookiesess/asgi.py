@@ -327,7 +327,10 @@ _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 
 def _parse(headers: Any) -> Mapping[str, str]:
     """The cookies of the ASGI request `headers` (all ``cookie`` lines)."""
-    lines = [value for name, value in headers if name == b"cookie"]
+    lines = []
+    for name, value in headers:  # a loop: a list comprehension is one more call
+        if name == b"cookie":
+            lines.append(value)
     return parse_cookie_header(lines) if lines else _NO_COOKIES
 
 

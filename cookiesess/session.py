@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-import secrets
+import os
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, Final
 
@@ -110,10 +110,10 @@ class Session(dict[str, Any]):
     )
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        super().__init__()
+        # No dict.__init__: the instance is already an empty dict.
         if data:
             dict.update(self, data)
-        self._start(SessionState(secrets.token_bytes(SID_BYTES)), None)
+        self._start(SessionState(os.urandom(SID_BYTES)), None)
         if data:
             self._out.update(dict.keys(self))  # values from the caller: check them all
 
@@ -231,7 +231,7 @@ class Session(dict[str, Any]):
     def _retire_id(self) -> None:
         state = self._state
         state.retired = (*state.retired, state.sid)
-        state.sid = secrets.token_bytes(SID_BYTES)
+        state.sid = os.urandom(SID_BYTES)
 
     def reload(self) -> None:
         """Discard changes made during this request, back to the state as loaded."""
