@@ -1,17 +1,22 @@
 """Load test over real sockets: uvicorn + Starlette, our middleware vs Starlette's.
 
-    python bench/load.py            # 3 rounds x 2 s per case, 56 B and 1.5 KB sessions
+    python bench/load.py            # 5 rounds x 2 s per case, 56 B and 1.5 KB sessions
     python bench/load.py --quick    # 1 round x 1.5 s per case, 56 B only
 
 One uvicorn process (1 worker, loopback only) per stack: no sessions,
 cookiesess, Starlette's SessionMiddleware; all three run for the whole test.
 A second process drives them: ``wrk`` when it is on PATH (Debian's ``wrk``
 package), else an httpx-based async generator. Every request carries the
-session cookie the server itself set for the payload. The cases (stack x
-handler x payload) run in a shuffled order each round, bounded in time; the
-report gives requests/s medians and, per round, the ratio cookiesess /
-Starlette (paired, then the median). A control pads the app without sessions
-to the size of each stack's 56 B modify response: what the bytes alone cost.
+session cookie the server itself set for the payload.
+
+A shared machine's speed drifts by tens of percent over seconds, so what is
+compared runs back to back: each round runs, per handler and payload, the
+three stacks one after the other (cookiesess and Starlette adjacent, in
+alternating order), the groups in a shuffled order. The report gives
+requests/s medians and the median of the per-round ratios cookiesess /
+Starlette. A control pads the app without sessions to the size of each
+stack's 56 B modify response (its two runs adjacent too): what the bytes alone
+cost, and a gauge of the noise, since it should read about 1.0.
 """
 
 from __future__ import annotations
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 5)
     seconds = args.seconds or (1.5 if args.quick else 2.0)
     payloads = ("tiny",) if args.quick else ("tiny", "medium")
     driver = args.driver
@@ -180,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             for stack in STACKS
             for p in payloads
         }
-        cases = [(s, h, p) for s in STACKS for h in HANDLERS for p in payloads]
+        # One group per comparison; a group's runs are adjacent in time.
+        groups = [[(s, h, p) for s in STACKS] for h in HANDLERS for p in payloads]
         # A control for the response size: the no-session app padded to the size of
         # each stack's 56 B modify response, to tell what the bytes alone cost.
         hello = response_bytes(f"http://127.0.0.1:{ports['none']}/modify", "")
@@ -191,16 +197,21 @@ def main(argv: list[str] | None = None) -> int:
             for stack in ("cookiesess", "starlette")
         }
         pad_header = len("x-pad: \r\n")
-        for stack, size in sizes.items():
-            cases.append(("none", f"pad?n={max(0, size - hello - pad_header)}", stack))
+        groups.append(
+            [("none", f"pad?n={max(0, size - hello - pad_header)}", s) for s, size in sizes.items()]
+        )
+        cases = [case for group in groups for case in group]
         for r in range(rounds):
-            shuffle(cases, f"load/{r}")
-            for stack, handler, p in cases:
-                url = f"http://127.0.0.1:{ports[stack]}/{handler}"
-                res = run(url, cookies.get((stack, p), ""), seconds, args.connections)
-                samples.setdefault((stack, handler, p), []).append(res)
-                if not args.json:
-                    print(f"  round {r + 1}: {stack:10} {handler:6} {p:6} {res['rps']:9.0f} req/s")
+            shuffle(groups, f"load/{r}")
+            for group in groups:
+                # cookiesess and Starlette (or the two pads) adjacent; which first alternates.
+                for stack, handler, p in group if r % 2 == 0 else group[::-1]:
+                    url = f"http://127.0.0.1:{ports[stack]}/{handler}"
+                    res = run(url, cookies.get((stack, p), ""), seconds, args.connections)
+                    samples.setdefault((stack, handler, p), []).append(res)
+                    if not args.json:
+                        line = f"{stack:10} {handler:6} {p:6} {res['rps']:9.0f} req/s"
+                        print(f"  round {r + 1}: {line}")
     rows = []
     derived: dict[str, Any] = {}
     for handler in HANDLERS:
