@@ -150,12 +150,11 @@ def deterministic(seed: bytes) -> Iterator[None]:
         return out[:n]
 
     fake_os = types.SimpleNamespace(urandom=urandom, getpid=os.getpid)
-    fake_secrets = types.SimpleNamespace(token_bytes=urandom)
     # A fresh nonce source makes every key draw a new sealing prefix from `urandom`.
     with (
         mock.patch.object(_xaes, "os", fake_os),
         mock.patch.object(_xaes, "_RANDOM", _xaes._Randomness()),
-        mock.patch.object(_session_mod, "secrets", fake_secrets),
+        mock.patch.object(_session_mod, "os", fake_os),
     ):
         yield
 
