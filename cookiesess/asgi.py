@@ -218,7 +218,8 @@ class SessionMiddleware:
                     failed = True
                     await _store_failed(send, "saving")
                     return
-                message = _with_session(message, set_cookies, vary=accessed)
+                if set_cookies or accessed:
+                    message = _with_session(message, set_cookies, vary=accessed)
             await send(message)
 
         return inner, receive, send_with_session
@@ -336,8 +337,6 @@ def _parse(headers: Any) -> Mapping[str, str]:
 
 def _with_session(message: Message, set_cookies: list[str], *, vary: bool) -> Message:
     """Return the ``http.response.start`` `message` with the session's headers added."""
-    if not (set_cookies or vary):
-        return message
     headers = with_session_headers(message.get("headers", ()), set_cookies, vary=vary, names=ASGI)
     return {**message, "headers": headers}
 
