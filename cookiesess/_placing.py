@@ -69,8 +69,7 @@ class Placer:
             token = seal(keyring, plaintext, purpose="session", context=self._ctx, chunks=count)
             if state.source is not None:
                 ops.append(self._release(state))
-            return token, count, False, ops, self._events(keyring, state, False, length)
-        if store is None:
+        elif store is None:
             emit(self._on_event, SessionEvent(kind="too_large", size=length))
             config = self._config
             raise SessionTooLarge(
@@ -79,19 +78,19 @@ class Placer:
                 f"{config.max_cookie_bytes}, at most {MAX_CHUNKS} chunks); store less in the "
                 "session or configure a store (SessionConfig(store=...))"
             )
-        key, record = self._fallback.seal_record(keyring, plaintext, state.sid)
-        ops.append((store, "set", (key, record, self._lifetime.store_ttl(state, now))))
-        if state.source is not None and state.source[0] != key:
-            ops.append(self._release(state))
-        token = self._fallback.seal_ref(keyring, pack(state) + EMPTY_DATA)
-        return token, 1, True, ops, self._events(keyring, state, True, length)
-
-    def _events(
-        self, keyring: Keyring, state: SessionState, in_store: bool, size: int
-    ) -> list[SessionEvent]:
-        if self._on_event is None:
-            return []
-        return write_events(state, in_store=in_store, size=size, primary=keyring.primary.id)
+        else:
+            key, record = self._fallback.seal_record(keyring, plaintext, state.sid)
+            ops.append((store, "set", (key, record, self._lifetime.store_ttl(state, now))))
+            if state.source is not None and state.source[0] != key:
+                ops.append(self._release(state))
+            token = self._fallback.seal_ref(keyring, pack(state) + EMPTY_DATA)
+        stored = not count  # a reference to the store, in one cookie
+        events = (
+            []
+            if self._on_event is None
+            else write_events(state, in_store=stored, size=length, primary=keyring.primary.id)
+        )
+        return token, count or 1, stored, ops, events
 
     def _release(self, state: SessionState) -> Step:
         """The store call that drops the record the session was read from, on a move.
