@@ -1,6 +1,6 @@
 """Load test over real sockets: uvicorn + Starlette, our middleware vs Starlette's.
 
-    python bench/load.py            # 5 rounds x 2 s per case, 56 B and 1.5 KB sessions
+    python bench/load.py            # 7 rounds x 2 s per case, 56 B and 1.5 KB sessions
     python bench/load.py --quick    # 1 round x 1.5 s per case, 56 B only
 
 One uvicorn process (1 worker, loopback only) per stack: no sessions,
@@ -10,13 +10,14 @@ package), else an httpx-based async generator. Every request carries the
 session cookie the server itself set for the payload.
 
 A shared machine's speed drifts by tens of percent over seconds, so what is
-compared runs back to back: each round runs, per handler and payload, the
-three stacks one after the other (cookiesess and Starlette adjacent, in
-alternating order), the groups in a shuffled order. The report gives
-requests/s medians and the median of the per-round ratios cookiesess /
-Starlette. A control pads the app without sessions to the size of each
-stack's 56 B modify response (its two runs adjacent too): what the bytes alone
-cost, and a gauge of the noise, since it should read about 1.0.
+compared runs back to back: each round runs, per handler and payload, the app
+without sessions, then cookiesess and Starlette as A B B A (half the time
+each; which is A alternates by round), the groups in a shuffled order. The
+report gives requests/s medians and the median of the per-round ratios
+cookiesess / Starlette, with each round's. A control pads the app without
+sessions to the size of each stack's 56 B modify response (its two runs A B B
+A too): what the bytes alone cost, and a gauge of the noise, since it should
+read about 1.0.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (1 if args.quick else 5)
+    rounds = args.rounds or (1 if args.quick else 7)
     seconds = args.seconds or (1.5 if args.quick else 2.0)
     payloads = ("tiny",) if args.quick else ("tiny", "medium")
     driver = args.driver
@@ -185,8 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             for stack in STACKS
             for p in payloads
         }
-        # One group per comparison; a group's runs are adjacent in time.
-        groups = [[(s, h, p) for s in STACKS] for h in HANDLERS for p in payloads]
+        # One group per comparison: the bare app's run, then the pair compared.
+        groups = [
+            ([("none", h, p)], [("cookiesess", h, p), ("starlette", h, p)])
+            for h in HANDLERS
+            for p in payloads
+        ]
         # A control for the response size: the no-session app padded to the size of
         # each stack's 56 B modify response, to tell what the bytes alone cost.
         hello = response_bytes(f"http://127.0.0.1:{ports['none']}/modify", "")
@@ -197,21 +202,42 @@ def main(argv: list[str] | None = None) -> int:
             for stack in ("cookiesess", "starlette")
         }
         pad_header = len("x-pad: \r\n")
-        groups.append(
-            [("none", f"pad?n={max(0, size - hello - pad_header)}", s) for s, size in sizes.items()]
-        )
-        cases = [case for group in groups for case in group]
+        pads = [
+            ("none", f"pad?n={max(0, size - hello - pad_header)}", s) for s, size in sizes.items()
+        ]
+        groups.append(([], pads))
+
+        def measure(case: tuple[str, str, str], seconds: float) -> dict[str, Any]:
+            stack, handler, p = case
+            url = f"http://127.0.0.1:{ports[stack]}/{handler}"
+            return run(url, cookies.get((stack, p), ""), seconds, args.connections)
+
         for r in range(rounds):
             shuffle(groups, f"load/{r}")
-            for group in groups:
-                # cookiesess and Starlette (or the two pads) adjacent; which first alternates.
-                for stack, handler, p in group if r % 2 == 0 else group[::-1]:
-                    url = f"http://127.0.0.1:{ports[stack]}/{handler}"
-                    res = run(url, cookies.get((stack, p), ""), seconds, args.connections)
-                    samples.setdefault((stack, handler, p), []).append(res)
-                    if not args.json:
-                        line = f"{stack:10} {handler:6} {p:6} {res['rps']:9.0f} req/s"
-                        print(f"  round {r + 1}: {line}")
+            for alone, (first, second) in groups:
+                for case in alone:
+                    samples.setdefault(case, []).append(measure(case, seconds))
+                # The pair as A B B A, half the time each: a drift during the group
+                # weighs on both alike. Which goes first alternates by round.
+                a, b = (first, second) if r % 2 == 0 else (second, first)
+                runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {a: [], b: []}
+                for case in (a, b, b, a):
+                    runs[case].append(measure(case, seconds / 2))
+                for case, (one, two) in runs.items():
+                    samples.setdefault(case, []).append(
+                        {
+                            "rps": (one["rps"] + two["rps"]) / 2,
+                            "p50_ms": one["p50_ms"],
+                            "non2xx": one["non2xx"] + two["non2xx"],
+                        }
+                    )
+                if not args.json:
+                    line = " ".join(
+                        f"{c[0]} {c[1]} {c[2]} {samples[c][-1]['rps']:.0f}"
+                        for c in (*alone, first, second)
+                    )
+                    print(f"  round {r + 1}: {line} req/s")
+        cases = [case for alone, pair in groups for case in (*alone, *pair)]
     rows = []
     derived: dict[str, Any] = {}
     for handler in HANDLERS:
@@ -229,37 +255,44 @@ def main(argv: list[str] | None = None) -> int:
             derived[f"{handler}|{p}"] = {
                 "rps": med,
                 "cookiesess_over_starlette": round(ratio, 3),
+                "rounds": [round(x, 3) for x in ratios],
                 "non2xx": {s: sum(x["non2xx"] for x in samples[(s, handler, p)]) for s in STACKS},
             }
             rows.append(
                 f"| {handler} | {p} | {med['none']:.0f} | {med['cookiesess']:.0f} "
                 f"({med['cookiesess'] / med['none']:.2f}x) | {med['starlette']:.0f} "
-                f"({med['starlette'] / med['none']:.2f}x) | **{ratio:.2f}x** |"
+                f"({med['starlette'] / med['none']:.2f}x) | **{ratio:.2f}x** | "
+                + ", ".join(f"{x:.2f}" for x in ratios)
+                + " |"
             )
     padded = {p: samples[(s, h, p)] for s, h, p in cases if h.startswith("pad?")}
-    pad_ratio = statistics.median(
+    pad_ratios = [
         a["rps"] / b["rps"] for a, b in zip(padded["cookiesess"], padded["starlette"], strict=True)
-    )
+    ]
+    pad_ratio = statistics.median(pad_ratios)
     control = {
         "bytes": sizes,
         "rps": {stack: statistics.median(x["rps"] for x in runs) for stack, runs in padded.items()},
         "cookiesess_over_starlette": round(pad_ratio, 3),
+        "rounds": [round(x, 3) for x in pad_ratios],
     }
     table = "\n".join(
         [
             f"{driver}, {args.connections} connections, {rounds} round(s) x {seconds:g} s per "
-            f"case, 1 uvicorn worker per stack, loopback; req/s medians "
-            f"(x the same app without sessions)",
+            f"case (the pair compared as A B B A), 1 uvicorn worker per stack, loopback; req/s "
+            f"medians (x the same app without sessions)",
             "",
-            "| handler | payload | no sessions | cookiesess | starlette | cookiesess / starlette |",
-            "|---|---|---|---|---|---|",
+            "| handler | payload | no sessions | cookiesess | starlette | cookiesess / starlette "
+            "| each round |",
+            "|---|---|---|---|---|---|---|",
             *rows,
             "",
             f"Control for the response size: the app without sessions, its response padded to "
             f"each stack's 56 B modify response ({sizes['cookiesess']} B for cookiesess, "
             f"{sizes['starlette']} B for Starlette): {control['rps']['cookiesess']:.0f} vs "
-            f"{control['rps']['starlette']:.0f} req/s, **{pad_ratio:.2f}x**: what the size "
-            "alone costs.",
+            f"{control['rps']['starlette']:.0f} req/s, **{pad_ratio:.2f}x** (each round: "
+            + ", ".join(f"{x:.2f}" for x in pad_ratios)
+            + "): what the size alone costs, and how far this run's noise strays from 1.0x.",
         ]
     )
     result = {
