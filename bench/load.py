@@ -157,6 +157,15 @@ asyncio.run(main())
     return result
 
 
+def _per_round(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[float]:
+    """The ratio of requests/s, ours / theirs, round by round."""
+    return [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True)]
+
+
+def _listed(ratios: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in ratios)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -237,20 +246,14 @@ def main(argv: list[str] | None = None) -> int:
                         for c in (*alone, first, second)
                     )
                     print(f"  round {r + 1}: {line} req/s")
-        cases = [case for alone, pair in groups for case in (*alone, *pair)]
     rows = []
     derived: dict[str, Any] = {}
     for handler in HANDLERS:
         for p in payloads:
             med = {s: statistics.median(x["rps"] for x in samples[(s, handler, p)]) for s in STACKS}
-            ratios = [
-                a["rps"] / b["rps"]
-                for a, b in zip(
-                    samples[("cookiesess", handler, p)],
-                    samples[("starlette", handler, p)],
-                    strict=True,
-                )
-            ]
+            ratios = _per_round(
+                samples[("cookiesess", handler, p)], samples[("starlette", handler, p)]
+            )
             ratio = statistics.median(ratios)
             derived[f"{handler}|{p}"] = {
                 "rps": med,
@@ -261,14 +264,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 f"| {handler} | {p} | {med['none']:.0f} | {med['cookiesess']:.0f} "
                 f"({med['cookiesess'] / med['none']:.2f}x) | {med['starlette']:.0f} "
-                f"({med['starlette'] / med['none']:.2f}x) | **{ratio:.2f}x** | "
-                + ", ".join(f"{x:.2f}" for x in ratios)
-                + " |"
+                f"({med['starlette'] / med['none']:.2f}x) | **{ratio:.2f}x** | {_listed(ratios)} |"
             )
-    padded = {p: samples[(s, h, p)] for s, h, p in cases if h.startswith("pad?")}
-    pad_ratios = [
-        a["rps"] / b["rps"] for a, b in zip(padded["cookiesess"], padded["starlette"], strict=True)
-    ]
+    padded = {stack: samples[(none, pad, stack)] for none, pad, stack in pads}
+    pad_ratios = _per_round(padded["cookiesess"], padded["starlette"])
     pad_ratio = statistics.median(pad_ratios)
     control = {
         "bytes": sizes,
@@ -291,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             f"each stack's 56 B modify response ({sizes['cookiesess']} B for cookiesess, "
             f"{sizes['starlette']} B for Starlette): {control['rps']['cookiesess']:.0f} vs "
             f"{control['rps']['starlette']:.0f} req/s, **{pad_ratio:.2f}x** (each round: "
-            + ", ".join(f"{x:.2f}" for x in pad_ratios)
-            + "): what the size alone costs, and how far this run's noise strays from 1.0x.",
+            f"{_listed(pad_ratios)}): what the size alone costs, and how far this run's noise "
+            "strays from 1.0x.",
         ]
     )
     result = {
