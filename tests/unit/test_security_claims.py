@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import cookiesess._opening
+import cookiesess.session
 from cookiesess import InvalidToken, Session, SessionEngine, SessionTooLarge, _b64, codec, xaes
 from cookiesess.cookies import MAX_AGE_CAP, MAX_HEADER_CHARS, SetCookie, parse_cookie_header
 from cookiesess.envelope import HEADER_BYTES, MAX_CHUNKS, aad_context, read_header, seal
@@ -229,6 +230,23 @@ class TestStoreFallback:
         assert SID_BYTES == 32
         assert len(sids) == 5000
         assert all(len(s) == SID_BYTES for s in sids)
+
+    def test_session_ids_are_drawn_from_os_urandom(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A new session's id, and the one `regenerate` gives, are `os.urandom(32)` itself."""
+        draws: list[bytes] = []
+        real = os.urandom
+
+        def urandom(n: int) -> bytes:
+            draws.append(real(n))
+            return draws[-1]
+
+        monkeypatch.setattr(cookiesess.session.os, "urandom", urandom)
+        session = Session()
+        session.regenerate()
+
+        assert [len(d) for d in draws] == [SID_BYTES, SID_BYTES]
+        assert session._state.retired == (draws[0],)
+        assert session._state.sid == draws[1]
 
     def test_store_key_is_an_hmac_of_the_id(self) -> None:
         """The store key is HMAC-SHA256 of the id under a derived key: the id never appears."""
