@@ -7,6 +7,7 @@ the test skip with a reason locally, and fail when the matching
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -42,3 +43,17 @@ def engine(make_engine: Callable[..., SessionEngine]) -> SessionEngine:
 @pytest.fixture
 def browser() -> Browser:
     return Browser()
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every block `os.urandom` returns from now on, in order."""
+    blocks: list[bytes] = []
+    real = os.urandom
+
+    def spy(n: int) -> bytes:
+        blocks.append(real(n))
+        return blocks[-1]
+
+    monkeypatch.setattr(os, "urandom", spy)
+    return blocks

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import cookiesess._opening
-import cookiesess.session
 from cookiesess import InvalidToken, Session, SessionEngine, SessionTooLarge, _b64, codec, xaes
 from cookiesess.cookies import MAX_AGE_CAP, MAX_HEADER_CHARS, SetCookie, parse_cookie_header
 from cookiesess.envelope import HEADER_BYTES, MAX_CHUNKS, aad_context, read_header, seal
@@ -44,16 +42,10 @@ def visit(engine: SessionEngine, browser: Browser, **data: Any) -> list[str]:
 class TestConstruction:
     """XAES-256-GCM with 192-bit random nonces under per-purpose HKDF subkeys."""
 
-    def test_nonces_are_fresh_192_bit_random_values(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_nonces_are_fresh_192_bit_random_values(
+        self, monkeypatch: pytest.MonkeyPatch, drawn: list[bytes]
+    ) -> None:
         """Every seal writes a new 24-byte nonce made of bytes drawn from os.urandom."""
-        drawn: list[bytes] = []
-        real = os.urandom
-
-        def spy(n: int) -> bytes:
-            drawn.append(real(n))
-            return drawn[-1]
-
-        monkeypatch.setattr(os, "urandom", spy)
         monkeypatch.setattr(xaes, "_RANDOM", xaes._Randomness())  # nothing drawn before the spy
 
         raws = [
@@ -231,22 +223,14 @@ class TestStoreFallback:
         assert len(sids) == 5000
         assert all(len(s) == SID_BYTES for s in sids)
 
-    def test_session_ids_are_drawn_from_os_urandom(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_session_ids_are_drawn_from_os_urandom(self, drawn: list[bytes]) -> None:
         """A new session's id, and the one `regenerate` gives, are `os.urandom(32)` itself."""
-        draws: list[bytes] = []
-        real = os.urandom
-
-        def urandom(n: int) -> bytes:
-            draws.append(real(n))
-            return draws[-1]
-
-        monkeypatch.setattr(cookiesess.session.os, "urandom", urandom)
         session = Session()
         session.regenerate()
 
-        assert [len(d) for d in draws] == [SID_BYTES, SID_BYTES]
-        assert session._state.retired == (draws[0],)
-        assert session._state.sid == draws[1]
+        assert [len(d) for d in drawn] == [SID_BYTES, SID_BYTES]
+        assert session._state.retired == (drawn[0],)
+        assert session._state.sid == drawn[1]
 
     def test_store_key_is_an_hmac_of_the_id(self) -> None:
         """The store key is HMAC-SHA256 of the id under a derived key: the id never appears."""

@@ -221,16 +221,10 @@ def test_a_new_prefix_after_max_seals(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len({run[0] for run in runs}) == 4
 
 
-def test_nonce_randomness_is_drawn_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nonce_randomness_is_drawn_in_blocks(
+    monkeypatch: pytest.MonkeyPatch, drawn: list[bytes]
+) -> None:
     """os.urandom is called once per RANDOM_BLOCK_BYTES, and every nonce byte comes from it."""
-    drawn: list[bytes] = []
-    real = os.urandom
-
-    def spy(n: int) -> bytes:
-        drawn.append(real(n))
-        return drawn[-1]
-
-    monkeypatch.setattr(os, "urandom", spy)
     monkeypatch.setattr(xaes, "_RANDOM", xaes._Randomness())  # no block drawn before the spy
     ring = Keyring.generate()
 
