@@ -8,6 +8,8 @@ middleware commits whatever it holds when the response starts (issue 14).
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,18 @@ def client(**options: Any) -> TestClient[Litestar]:
     options.setdefault("secure", False)
     middleware = DefineMiddleware(SessionMiddleware, keyring=RING, **options)
     return TestClient(Litestar(route_handlers=HANDLERS, middleware=[middleware]))
+
+
+def test_the_test_apps_leave_no_logging_thread_behind() -> None:
+    """Litestar's default logging starts a queue-listener thread per app, attached to the
+    root logger, that formats every later test's log records in the background: under
+    Python 3.11 that races the main thread's `ast.parse` (CPython gh-106905), which once
+    failed a Hypothesis test in CI. The apps these tests build must not start one."""
+    threads, handlers = set(threading.enumerate()), list(logging.getLogger().handlers)
+    with client() as test_client:
+        assert test_client.post("/visit").status_code == 201
+    assert set(threading.enumerate()) <= threads
+    assert logging.getLogger().handlers == handlers
 
 
 def session_id(test_client: TestClient[Litestar], **options: Any) -> str:
