@@ -7,8 +7,10 @@ the test skip with a reason locally, and fail when the matching
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +21,26 @@ from tests.helpers import NOW, SECRET_A, Browser, require, ring_of
 pytest_plugins = ["tests.redis_fixtures"]
 
 __all__ = ["NOW", "SECRET_A", "Browser", "require", "ring_of"]
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Handlers a test's app added to the root logger go when the test ends.
+
+    Litestar's default logging (kept in the example and the docs' quick start, as a
+    user's app has it) attaches a queue handler whose listener thread would format every
+    later test's records in the background, racing the main thread's `ast.parse` under
+    Python 3.11 (CPython gh-106905).
+    """
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in before]:
+        root.removeHandler(handler)
+        listener = getattr(handler, "listener", None)
+        if listener is not None:
+            listener.stop()
+            atexit.unregister(listener.stop)  # stopping twice raises under 3.11
 
 
 @pytest.fixture

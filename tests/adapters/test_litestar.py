@@ -101,7 +101,8 @@ def client(**options: Any) -> TestClient[Litestar]:
     """A TestClient for a Litestar app with the middleware added the Litestar way."""
     options.setdefault("secure", False)
     middleware = DefineMiddleware(SessionMiddleware, keyring=RING, **options)
-    return TestClient(Litestar(route_handlers=HANDLERS, middleware=[middleware]))
+    app = Litestar(route_handlers=HANDLERS, middleware=[middleware], logging_config=None)
+    return TestClient(app)
 
 
 def test_the_test_apps_leave_no_logging_thread_behind() -> None:
