@@ -328,11 +328,13 @@ _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 
 def _parse(headers: Any) -> Mapping[str, str]:
     """The cookies of the ASGI request `headers` (all ``cookie`` lines)."""
-    lines = []
-    for name, value in headers:  # a loop: a list comprehension is one more call
+    line = None
+    for name, value in headers:  # a loop: a comprehension is one more call
         if name == b"cookie":
-            lines.append(value)
-    return parse_cookie_header(lines) if lines else _NO_COOKIES
+            if line is not None:  # several lines (HTTP/2 may split the header)
+                return parse_cookie_header([v for n, v in headers if n == b"cookie"])
+            line = value
+    return _NO_COOKIES if line is None else parse_cookie_header(line)
 
 
 def _with_session(message: Message, set_cookies: list[str], *, vary: bool) -> Message:
