@@ -38,6 +38,15 @@ class TestExpiry:
         assert engine.load(browser.cookies, now=NOW + 999) == {"a": 1}
         assert engine.load(browser.cookies, now=NOW + 1000).new
 
+    def test_a_clock_past_2106_writes_and_reads_as_expired(
+        self, engine: SessionEngine, browser: Browser
+    ) -> None:
+        """Times are sealed as 32-bit seconds: past them a commit clamps, never raises."""
+        late = 2**32 + 10
+        (line,) = visit(engine, browser, set_(a=1), now=late)
+        assert line.startswith("session=")
+        assert engine.load(browser.cookies, now=late).new
+
     def test_idle_timeout_and_refresh_granularity(
         self, make_engine: EngineFactory, browser: Browser
     ) -> None:
