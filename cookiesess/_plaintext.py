@@ -68,14 +68,10 @@ def meta_of(state: SessionState) -> Meta:
         if max_age is None
         else min(max_age, MAX_AGE_CAP) + 2
     )
-    return (
-        min(state.issued, _MAX_U32),
-        min(state.deadline, _MAX_U32),
-        min(state.last, _MAX_U32),
-        state.generation,
-        code,
-        state.sid,
-    )
+    issued, deadline, last = state.issued, state.deadline, state.last
+    if issued > _MAX_U32 or deadline > _MAX_U32 or last > _MAX_U32:  # past 2106: clamp
+        issued, deadline, last = (min(t, _MAX_U32) for t in (issued, deadline, last))
+    return (issued, deadline, last, state.generation, code, state.sid)
 
 
 def pack_meta(meta: Meta) -> bytes:
