@@ -125,29 +125,7 @@ class SessionMiddleware:
         # A request with no store to await runs here, with no coroutine of its
         # own: one layer less for every await of the app.
         if self._lazy_inline:
-            # Lazy: the Cookie header is read only if the app touches the session.
-            engine = self.engine
-            headers = scope["headers"]
-            parsed = [_NO_COOKIES]  # what the loader parsed, for the commit
-
-            def load() -> Session:
-                cookies = parsed[0] = _parse(headers)
-                return engine.load(cookies)
-
-            lazy = LazySession(load)
-            inner = {**scope, "session": lazy}
-
-            async def send_lazy(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    current = inner.get("session")
-                    if current is not lazy or lazy.loaded is not None:
-                        committed = lazy if current is lazy else _replaced(lazy, current)
-                        secure = self._secure(scope) if self._auto else None
-                        set_cookies = engine.commit(committed, parsed[0], secure=secure)
-                        message = _with_session(message, set_cookies, vary=True)
-                await send(message)
-
-            await self.app(inner, receive, send_lazy)
+            await self._lazy_request(scope, receive, send)
             return
         if not self._inline:
             await self._http(scope, receive, send)
@@ -159,6 +137,34 @@ class SessionMiddleware:
             await _store_failed(send, "loading")
             return
         await self.app(*self._committing(scope, receive, send, session, cookies))
+
+    def _lazy_request(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The app's call with a lazy session: the Cookie header is read if the app opens it.
+
+        Not a coroutine: the caller awaits the app's own, one layer less.
+        """
+        engine = self.engine
+        headers = scope["headers"]
+        parsed = [_NO_COOKIES]  # what the loader parsed, for the commit
+
+        def load() -> Session:
+            cookies = parsed[0] = _parse(headers)
+            return engine.load(cookies)
+
+        lazy = LazySession(load)
+        inner = {**scope, "session": lazy}
+
+        async def send_lazy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                current = inner.get("session")
+                if current is not lazy or lazy.loaded is not None:
+                    committed = lazy if current is lazy else _replaced(lazy, current)
+                    secure = self._secure(scope) if self._auto else None
+                    set_cookies = engine.commit(committed, parsed[0], secure=secure)
+                    message = _with_session(message, set_cookies, vary=True)
+            await send(message)
+
+        return self.app(inner, receive, send_lazy)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request whose store is awaited (through a thread for a blocking one)."""
