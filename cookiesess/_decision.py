@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .session import Session
-
-if TYPE_CHECKING:
-    from ._lifetime import Lifetime
 
 __all__ = ["DELETE", "NOTHING", "REFRESH", "RESEAL", "WRITE", "Action", "decide"]
 
@@ -27,13 +24,12 @@ class Action(enum.Enum):
     """Unchanged, but the activity time is due (or `Session.touch`)."""
 
 
-def decide(session: Session, lifetime: Lifetime, now: int, save_uninitialized: bool) -> Action:
+def decide(session: Session, save_uninitialized: bool) -> Action:
     """Decide, once, what the response does with `session`'s cookies.
 
     Args:
-        session: the session as the app left it.
-        lifetime: the lifetime rules (is an activity refresh due?).
-        now: the time.
+        session: the session as the app left it (its state says whether an
+            activity refresh is due: `Lifetime.admit` marks it).
         save_uninitialized: new sessions with no data get a cookie too.
     """
     state = session._state
@@ -47,7 +43,7 @@ def decide(session: Session, lifetime: Lifetime, now: int, save_uninitialized: b
         return WRITE
     if state.reseal:
         return RESEAL
-    if state.refresh or lifetime.refresh_due(state, now):
+    if state.refresh:
         return REFRESH
     return NOTHING
 

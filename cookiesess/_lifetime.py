@@ -56,6 +56,9 @@ class Lifetime:
     def admit(self, state: SessionState, now: int) -> None:
         """Refuse a session past a deadline of the configuration running now.
 
+        An admitted session whose activity time is old enough is marked for a
+        refresh on this response (`decide` reads the mark, with no clock).
+
         Raises:
             InvalidToken: ``expired``.
         """
@@ -66,16 +69,14 @@ class Lifetime:
             raise InvalidToken("expired")
         if self.idle is not None and now - state.last >= self.idle:
             raise InvalidToken("expired")
+        every = self.refresh_every
+        if every is not None and now - state.last >= every:
+            state.refresh = True
 
     def start(self, state: SessionState, now: int) -> None:
         """Start the absolute lifetime now (new sessions and `Session.regenerate`)."""
         state.issued = now
         state.deadline = now + self.absolute if self.absolute else 0
-
-    def refresh_due(self, state: SessionState, now: int) -> bool:
-        """Whether the activity time is old enough to be refreshed on this response."""
-        every = self.refresh_every
-        return every is not None and now - state.last >= every
 
     def cookie_max_age(self, state: SessionState, now: int) -> int | None:
         """The Max-Age to send: per session or configured, never past the deadline."""

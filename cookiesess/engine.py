@@ -157,7 +157,7 @@ class SessionEngine:
             SessionTooLarge: over the budget and no store is configured.
             StoreError: the store failed.
         """
-        steps = self._commit_steps(session, request_cookies, secure, self._now(now))
+        steps = self._commit_steps(session, request_cookies, secure, now)
         return run_sync(steps, self._on_error)  # type: ignore[no-any-return]
 
     async def acommit(
@@ -169,7 +169,7 @@ class SessionEngine:
         now: float | None = None,
     ) -> list[str]:
         """Async `commit`: store calls are awaited."""
-        steps = self._commit_steps(session, request_cookies, secure, self._now(now))
+        steps = self._commit_steps(session, request_cookies, secure, now)
         return await run_async(steps, self._on_error)  # type: ignore[no-any-return]
 
     def revoke(self, session: Session, *, now: float | None = None) -> None:
@@ -338,7 +338,7 @@ class SessionEngine:
         session: Session | LazySession,
         cookies: Mapping[str, str],
         secure: bool | None,
-        now: int,
+        at: float | None,
     ) -> list[str] | Steps:
         """Decide the response's Set-Cookie values; a generator only when the store is called."""
         # Not isinstance(session, LazySession): that goes through ABCMeta.
@@ -348,9 +348,10 @@ class SessionEngine:
                 return []
             session = opened
         cached = session._encoded  # made before this commit: may predate a dict.__setitem__
-        action = decide(session, self._lifetime, now, self._save_new)
+        action = decide(session, self._save_new)
         if action is NOTHING and self._migration is None:
-            return []  # the usual read: nothing to write
+            return []  # the usual read: nothing to write, and no clock to read
+        now = self._now(at)
         auto = self.config.secure == "auto"
         secure = secure is not False if auto else self.config.secure is True
         lines = [] if self._migration is None else self._legacy_lines(session, cookies, action, now)

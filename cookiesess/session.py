@@ -78,7 +78,7 @@ class SessionState:
         self.forced = False
         """`Session.save` or a lifecycle change asks for a write."""
         self.refresh = False
-        """`Session.touch` asks for an activity refresh."""
+        """An activity refresh is due: marked at admission, or asked by `Session.touch`."""
         self.reseal = False
         """Opened under a key that is no longer the primary."""
         self.destroyed = False
