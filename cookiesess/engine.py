@@ -95,6 +95,8 @@ class SessionEngine:
         )
         self._migration = _migration_of(config, self._jar.names)
         self._save_new = config.save_uninitialized
+        # The Secure attribute, unless ``secure="auto"`` leaves it to each request.
+        self._fixed_secure = None if config.secure == "auto" else config.secure is True
         self._placer = Placer(
             jar=self._jar,
             lifetime=self._lifetime,
@@ -352,8 +354,8 @@ class SessionEngine:
         if action is NOTHING and self._migration is None:
             return []  # the usual read: nothing to write, and no clock to read
         now = self._now(at)
-        auto = self.config.secure == "auto"
-        secure = secure is not False if auto else self.config.secure is True
+        fixed = self._fixed_secure
+        secure = secure is not False if fixed is None else fixed
         lines = [] if self._migration is None else self._legacy_lines(session, cookies, action, now)
         if action is NOTHING:
             return lines
