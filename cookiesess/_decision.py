@@ -37,7 +37,7 @@ def decide(session: Session, save_uninitialized: bool) -> Action:
         return DELETE if not dict.__len__(session) else WRITE
     if session.new:
         return WRITE if state.forced or dict.__len__(session) or save_uninitialized else NOTHING
-    if session.modified:
+    if session._dirty and session.modified:  # not dirty: unmodified, with no call
         return WRITE if dict.__len__(session) else DELETE
     if state.forced:
         return WRITE

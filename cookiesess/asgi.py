@@ -136,7 +136,8 @@ class SessionMiddleware:
         except StoreError:
             await _store_failed(send, "loading")
             return
-        await self.app(*self._committing(scope, receive, send, session, cookies))
+        inner = {**scope, "session": session}
+        await self.app(inner, receive, self._inline_send(scope, inner, send, session, [cookies]))
 
     def _lazy_request(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The app's call with a lazy session: the Cookie header is read if the app opens it.
@@ -153,18 +154,42 @@ class SessionMiddleware:
 
         lazy = LazySession(load)
         inner = {**scope, "session": lazy}
+        return self.app(inner, receive, self._inline_send(scope, inner, send, lazy, parsed))
 
-        async def send_lazy(message: Message) -> None:
+    def _inline_send(
+        self,
+        scope: Scope,
+        inner: Scope,
+        send: Send,
+        session: Session | LazySession,
+        cookies: list[Mapping[str, str]],
+    ) -> Send:
+        """The app's send when the engine runs inline: it commits `session` at the start.
+
+        Not a coroutine either: each message goes on as `send`'s own awaitable.
+        ``cookies[0]`` is the request's cookies (parsed by then, for a lazy session).
+        """
+        failed = False
+
+        def send_with_session(message: Message) -> Awaitable[None]:
+            nonlocal failed
+            if failed:
+                return _dropped()  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                current = inner.get("session")
-                if current is not lazy or lazy.loaded is not None:
-                    committed = lazy if current is lazy else _replaced(lazy, current)
+                chosen = _committed(session, inner.get("session"))
+                if chosen is not None:
+                    committed, accessed = chosen
                     secure = self._secure(scope) if self._auto else None
-                    set_cookies = engine.commit(committed, parsed[0], secure=secure)
-                    message = _with_session(message, set_cookies, vary=True)
-            await send(message)
+                    try:
+                        set_cookies = self.engine.commit(committed, cookies[0], secure=secure)
+                    except StoreError:
+                        failed = True
+                        return _store_failed(send, "saving")
+                    if set_cookies or accessed:
+                        message = _with_session(message, set_cookies, vary=accessed)
+            return send(message)
 
-        return self.app(inner, receive, send_lazy)
+        return send_with_session
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request whose store is awaited (through a thread for a blocking one)."""
@@ -182,19 +207,6 @@ class SessionMiddleware:
                 return
             # In lazy mode the app always gets the lazy mapping, opened or not.
             session = LazySession(lambda: loaded) if self._lazy else loaded
-        await self.app(*self._committing(scope, receive, send, session, cookies))
-
-    def _committing(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | LazySession,
-        cookies: Mapping[str, str],
-    ) -> tuple[Scope, Receive, Send]:
-        """The app's arguments: its scope holds `session`, its send commits it."""
-        engine = self.engine
-        inline = self._inline  # no store to await: the engine runs inline
         inner = {**scope, "session": session}
         failed = False
 
@@ -203,32 +215,21 @@ class SessionMiddleware:
             if failed:
                 return  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                current = inner.get("session")
-                committed: Session | LazySession = session
-                if current is not session:
-                    committed, accessed = _replaced(session, current), True
-                elif type(session) is LazySession:
-                    if session.loaded is None:
-                        await send(message)  # untouched: nothing to read or write
-                        return
-                    accessed = True  # opened, so the response depends on it
-                else:
-                    accessed = session.accessed
-                secure = self._secure(scope) if self._auto else None
-                try:
-                    if inline:
-                        set_cookies = engine.commit(committed, cookies, secure=secure)
-                    else:
+                chosen = _committed(session, inner.get("session"))
+                if chosen is not None:
+                    committed, accessed = chosen
+                    secure = self._secure(scope) if self._auto else None
+                    try:
                         set_cookies = await engine.acommit(committed, cookies, secure=secure)
-                except StoreError:
-                    failed = True
-                    await _store_failed(send, "saving")
-                    return
-                if set_cookies or accessed:
-                    message = _with_session(message, set_cookies, vary=accessed)
+                    except StoreError:
+                        failed = True
+                        await _store_failed(send, "saving")
+                        return
+                    if set_cookies or accessed:
+                        message = _with_session(message, set_cookies, vary=accessed)
             await send(message)
 
-        return inner, receive, send_with_session
+        await self.app(inner, receive, send_with_session)
 
     def _secure(self, scope: Scope) -> bool | None:
         """Whether the request came over HTTPS, for ``secure="auto"``."""
@@ -254,6 +255,21 @@ class SessionMiddleware:
             return
         view = WebSocketSession(session, session.id)
         await self.app({**scope, "session": view}, receive, send)
+
+
+def _committed(
+    session: Session | LazySession, current: object
+) -> tuple[Session | LazySession, bool] | None:
+    """What to commit at the response start, and whether the response depends on it.
+
+    `current` is what ``scope["session"]`` holds then; None when the app left a
+    lazy session unopened (nothing to read or write).
+    """
+    if current is not session:
+        return _replaced(session, current), True
+    if type(session) is LazySession:
+        return None if session.loaded is None else (session, True)
+    return session, session.accessed
 
 
 def _replaced(session: Session | LazySession, current: object) -> Session:
@@ -330,6 +346,10 @@ async def _store_failed(send: Send, doing: str) -> None:
 
 
 _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
+
+
+async def _dropped() -> None:
+    """A message not sent (the response it belonged to was replaced by a 503)."""
 
 
 def _parse(headers: Any) -> Mapping[str, str]:

@@ -83,7 +83,10 @@ def parse_cookie_header(header: str | bytes | Iterable[str | bytes]) -> dict[str
     `MAX_HEADER_CHARS` characters and `MAX_PAIRS` pairs are considered. When
     a name repeats, the result is a `RequestCookies` that keeps its values.
     """
-    text = _header_text(header)
+    if type(header) is bytes and len(header) <= MAX_HEADER_CHARS:
+        text = header.decode("latin-1")  # the usual: one ASGI header line, no call
+    else:
+        text = _header_text(header)
     if ";" not in text and "," not in text:  # one pair (a session cookie alone): no split
         name, eq, value = text.partition("=")
         name = name.strip(" \t")

@@ -160,6 +160,8 @@ class SessionEngine:
             StoreError: the store failed.
         """
         steps = self._commit_steps(session, request_cookies, secure, now)
+        if type(steps) is list:
+            return steps  # no store call (the usual commit)
         return run_sync(steps, self._on_error)  # type: ignore[no-any-return]
 
     async def acommit(
