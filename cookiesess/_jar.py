@@ -106,7 +106,7 @@ class Jar:
             start += room
         return lines
 
-    def expire(self, cookies: Mapping[str, str], secure: bool, *, keep: int = 0) -> list[str]:
+    def expire(self, cookies: Mapping[str, str], secure: bool, keep: int = 0) -> list[str]:
         """Expiry lines for the request's chunk cookies from index `keep` on."""
         if keep and self._chunks.isdisjoint(cookies):
             return []  # no chunk cookie came (the usual request): none is stale

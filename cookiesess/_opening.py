@@ -63,7 +63,7 @@ class _Known:
 
     __slots__ = ("data", "decodes", "encoded", "frozen", "key", "meta", "reseal")
 
-    def __init__(self, key: Key, meta: Meta, encoded: bytes, *, decodes: int) -> None:
+    def __init__(self, key: Key, meta: Meta, encoded: bytes, decodes: int) -> None:
         self.key = key
         self.meta = meta
         self.encoded = encoded
@@ -199,7 +199,7 @@ class Opener:
         """Parse an authenticated plaintext: its metadata, then its data."""
         meta = read_meta(plaintext)
         encoded = plaintext[META_BYTES:]
-        return _Known(key, meta, encoded, decodes=1), codec.decode(encoded)
+        return _Known(key, meta, encoded, 1), codec.decode(encoded)
 
     def _open_token(self, keyring: Keyring, token: str) -> tuple[_Known, dict[str, Any] | None]:
         """The token's known opening, and its decoded data if decoded just now."""
@@ -224,7 +224,7 @@ class Opener:
         would give (`codec.decoded_copy`), that copy is kept; otherwise the data
         is decoded when the token comes back.
         """
-        entry = _Known(keyring.primary, meta, encoded, decodes=0)
+        entry = _Known(keyring.primary, meta, encoded, 0)
         if data is not None and entry.small(data):
             entry.data = codec.decoded_copy(data)
         self._insert(keyring, token, entry)

@@ -95,6 +95,7 @@ class SessionEngine:
         )
         self._migration = _migration_of(config, self._jar.names)
         self._save_new = config.save_uninitialized
+        self._clock = config.clock
         # The Secure attribute, unless ``secure="auto"`` leaves it to each request.
         self._fixed_secure = None if config.secure == "auto" else config.secure is True
         self._placer = Placer(
@@ -132,7 +133,10 @@ class SessionEngine:
             StoreError: when the store fails (never a fresh session: the caller
                 must not answer with cookies that would replace the client's).
         """
-        return run_sync(self._load_steps(cookies, self._now(now)), self._on_error)  # type: ignore[no-any-return]
+        steps = self._load_steps(cookies, self._now(now))
+        if isinstance(steps, Session):
+            return steps  # no store call (the usual load)
+        return run_sync(steps, self._on_error)  # type: ignore[no-any-return]
 
     async def aload(self, cookies: Mapping[str, str], *, now: float | None = None) -> Session:
         """Async `load`: store calls are awaited."""
@@ -237,7 +241,7 @@ class SessionEngine:
     # -- load: gather -> open -> admit ----------------------------------------
 
     def _now(self, now: float | None) -> int:
-        return int(self.config.clock() if now is None else now)
+        return int(self._clock() if now is None else now)
 
     def _load_steps(self, cookies: Mapping[str, str], now: int) -> Session | Steps:
         first = cookies.get(self._jar.name)
@@ -379,7 +383,7 @@ class SessionEngine:
             made_now = cached is None and encoded is session._encoded  # from the data as it is
             self._opener.remember(keyring, token, meta, encoded, session if made_now else None)
         lines += self._jar.lines(token, count, self._lifetime.cookie_max_age(state, now), secure)
-        lines += self._jar.expire(cookies, secure, keep=count)
+        lines += self._jar.expire(cookies, secure, count)
         if not ops and not events:
             return lines  # the usual write: no store call, nothing to report
         return then(ops, lines, (lambda: report(self._on_event, events)) if events else None)
