@@ -250,10 +250,12 @@ class SessionEngine:
         # A RequestCookies means a name repeated: the general path weighs every value.
         if first is not None and self._denylist is None and type(cookies) is not RequestCookies:
             header = peek_header(first)
-            if header is not None and header.purpose == "session" and header.chunks == 1:
-                # The usual request: one single-chunk token, admitted with no store call.
+            if header is not None and header.purpose == "session":
+                # The usual request: one session token, admitted with no store call.
                 try:
-                    session = self._opener.token(self.keyring, first)
+                    count = header.chunks
+                    token = first if count == 1 else self._jar.join(cookies, first, count)
+                    session = self._opener.token(self.keyring, token)
                     self._admit(session, now)
                 except InvalidToken as exc:
                     return self._reject(exc.reason, now)

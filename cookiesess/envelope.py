@@ -179,10 +179,9 @@ def peek_header(first_chunk: str) -> Header | None:
 
     A fast path for the request hot path: the version, kind and chunk count
     sit in the first 3 base64url characters. None whenever those do not start
-    a valid header or the chunk is shorter than a header; it does not check
-    the other 37 header characters, so a caller whose outcome depends on
-    them (a chunked token, a store reference) still calls `read_header`.
-    Nothing here is authenticated.
+    a valid header or the chunk is shorter than a header (`read_header` then
+    raises); it does not check the other 37 header characters, which `unseal`
+    checks with the rest of the token. Nothing here is authenticated.
     """
     if len(first_chunk) < HEADER_CHARS:
         return None
