@@ -112,10 +112,8 @@ class Session(dict[str, Any]):
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         # No dict.__init__: the instance is already an empty dict.
         if data:
-            dict.update(self, data)
+            dict.update(self, data)  # a new session's values are all checked at commit
         self._start(SessionState(os.urandom(SID_BYTES)), None)
-        if data:
-            self._out.update(dict.keys(self))  # values from the caller: check them all
 
     @classmethod
     def _loaded(cls, data: dict[str, Any], encoded: bytes, state: SessionState) -> Session:
@@ -384,7 +382,8 @@ class Session(dict[str, Any]):
         self.accessed = True
         other = dict(*args, **kwargs)
         dict.update(self, other)
-        self._out.update(other)
+        if self._orig is not None:  # a new session's values are all checked anyway
+            self._out.update(other)
         self._changed()
 
     def __ior__(self, other: Any) -> Session:  # type: ignore[override]
