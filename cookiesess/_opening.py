@@ -189,8 +189,11 @@ class Opener:
         session._state.source = (store_key, record)
         return Opened(header, key, session, store_key, True)
 
-    def token(self, keyring: Keyring, token: str) -> Session:
-        """Open a single-chunk session token (the usual request's fast path)."""
+    def token(
+        self, keyring: Keyring, cookies: Mapping[str, str], value: str, chunks: int
+    ) -> Session:
+        """Open a session token in `chunks` cookies, `value` the first (the usual request)."""
+        token = value if chunks == 1 else self._jar.join(cookies, value, chunks)
         return self._session(*self._open_token(keyring, token))
 
     def loaded(self, plaintext: bytes, key: Key) -> Session:

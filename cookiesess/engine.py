@@ -253,9 +253,7 @@ class SessionEngine:
             if header is not None and header.purpose == "session":
                 # The usual request: one session token, admitted with no store call.
                 try:
-                    count = header.chunks
-                    token = first if count == 1 else self._jar.join(cookies, first, count)
-                    session = self._opener.token(self.keyring, token)
+                    session = self._opener.token(self.keyring, cookies, first, header.chunks)
                     self._admit(session, now)
                 except InvalidToken as exc:
                     return self._reject(exc.reason, now)
