@@ -137,37 +137,29 @@ class SessionMiddleware:
             await _store_failed(send, "loading")
             return
         inner = {**scope, "session": session}
-        await self.app(inner, receive, self._inline_send(scope, inner, send, session, [cookies]))
+        await self.app(inner, receive, self._inline_send(scope, inner, send, session, cookies))
 
     def _lazy_request(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The app's call with a lazy session: the Cookie header is read if the app opens it.
 
         Not a coroutine: the caller awaits the app's own, one layer less.
         """
-        engine = self.engine
-        headers = scope["headers"]
-        parsed = [_NO_COOKIES]  # what the loader parsed, for the commit
-
-        def load() -> Session:
-            cookies = parsed[0] = _parse(headers)
-            return engine.load(cookies)
-
-        lazy = LazySession(load)
+        lazy = _HeaderLazySession(self.engine, scope["headers"])
         inner = {**scope, "session": lazy}
-        return self.app(inner, receive, self._inline_send(scope, inner, send, lazy, parsed))
+        return self.app(inner, receive, self._inline_send(scope, inner, send, lazy, None))
 
     def _inline_send(
         self,
         scope: Scope,
         inner: Scope,
         send: Send,
-        session: Session | LazySession,
-        cookies: list[Mapping[str, str]],
+        session: Session | _HeaderLazySession,
+        cookies: Mapping[str, str] | None,
     ) -> Send:
         """The app's send when the engine runs inline: it commits `session` at the start.
 
         Not a coroutine either: each message goes on as `send`'s own awaitable.
-        ``cookies[0]`` is the request's cookies (parsed by then, for a lazy session).
+        `cookies` are the request's; None for a lazy session, which parses them.
         """
         failed = False
 
@@ -181,7 +173,8 @@ class SessionMiddleware:
                     committed, accessed = chosen
                     secure = self._secure(scope) if self._auto else None
                     try:
-                        set_cookies = self.engine.commit(committed, cookies[0], secure=secure)
+                        jar = session.cookies if cookies is None else cookies  # type: ignore[union-attr]
+                        set_cookies = self.engine.commit(committed, jar, secure=secure)
                     except StoreError:
                         failed = True
                         return _store_failed(send, "saving")
@@ -267,9 +260,30 @@ def _committed(
     """
     if current is not session:
         return _replaced(session, current), True
-    if type(session) is LazySession:
+    if not isinstance(session, Session):  # lazy
         return None if session.loaded is None else (session, True)
     return session, session.accessed
+
+
+class _HeaderLazySession(LazySession):
+    """A `LazySession` that parses the request's Cookie lines when first opened."""
+
+    __slots__ = ("_engine", "_headers", "cookies")
+
+    def __init__(self, engine: SessionEngine, headers: Any) -> None:
+        # No closure for a loader: one object a request, with the cookies for the commit.
+        self._engine = engine
+        self._headers = headers
+        self.cookies = _NO_COOKIES
+        self.loaded = None
+
+    def open(self) -> Session:
+        """Open the cookie now and return the underlying `Session`."""
+        session = self.loaded
+        if session is None:
+            cookies = self.cookies = _parse(self._headers)
+            session = self.loaded = self._engine.load(cookies)
+        return session
 
 
 def _replaced(session: Session | LazySession, current: object) -> Session:

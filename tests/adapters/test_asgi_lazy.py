@@ -43,7 +43,7 @@ class TestLazy:
         response = run(asgi_request(app, cookies=[jar.header()]))
 
         assert response.headers == []
-        assert type(seen[0]) is LazySession
+        assert isinstance(seen[0], LazySession)
         assert seen[0].loaded is None
         with pytest.raises(TypeError):
             json.dumps(seen[0])
@@ -88,5 +88,5 @@ class TestLazy:
         run(asgi_request(app, cookies=[jar.header()]))
 
         assert store.sync.calls == ["set", "get"]
-        assert type(seen[0]) is LazySession
+        assert isinstance(seen[0], LazySession)
         assert seen[0]["blob"] == "b" * 9000
