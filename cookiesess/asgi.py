@@ -124,29 +124,22 @@ class SessionMiddleware:
             return
         # A request with no store to await runs here, with no coroutine of its
         # own: one layer less for every await of the app.
+        session: Session | _HeaderLazySession
         if self._lazy_inline:
-            await self._lazy_request(scope, receive, send)
-            return
-        if not self._inline:
+            # The Cookie header is read if the app opens the session.
+            session, cookies = _HeaderLazySession(self.engine, scope["headers"]), None
+        elif self._inline:
+            cookies = _parse(scope["headers"])
+            try:
+                session = self.engine.load(cookies)
+            except StoreError:
+                await _store_failed(send, "loading")
+                return
+        else:
             await self._http(scope, receive, send)
-            return
-        cookies = _parse(scope["headers"])
-        try:
-            session = self.engine.load(cookies)
-        except StoreError:
-            await _store_failed(send, "loading")
             return
         inner = {**scope, "session": session}
         await self.app(inner, receive, self._inline_send(scope, inner, send, session, cookies))
-
-    def _lazy_request(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """The app's call with a lazy session: the Cookie header is read if the app opens it.
-
-        Not a coroutine: the caller awaits the app's own, one layer less.
-        """
-        lazy = _HeaderLazySession(self.engine, scope["headers"])
-        inner = {**scope, "session": lazy}
-        return self.app(inner, receive, self._inline_send(scope, inner, send, lazy, None))
 
     def _inline_send(
         self,
