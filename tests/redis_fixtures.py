@@ -179,9 +179,15 @@ class RedisServer:
         self.paused = True
 
     def resume(self) -> None:
-        """SIGCONT a paused server."""
+        """SIGCONT a paused server, and wait until it answers again.
+
+        It first works through what queued up while it was stopped, which on a
+        loaded machine can outlast a store's timeout.
+        """
         if self.paused and self.process is not None:
             os.kill(self.process.pid, signal.SIGCONT)
+            if not self._wait_ready(self.process, self.port):
+                pytest.fail(f"redis-server on port {self.port} did not answer after SIGCONT")
         self.paused = False
 
     def close(self) -> None:
