@@ -61,7 +61,15 @@ async def whoami(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.session.get("user", ""), "session": request.session})
 
 
-ROUTES = [Route("/login", login, methods=["POST"]), Route("/whoami", whoami)]
+async def ignore(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ignored")
+
+
+ROUTES = [
+    Route("/login", login, methods=["POST"]),
+    Route("/whoami", whoami),
+    Route("/ignore", ignore),
+]
 
 
 def legacy_app(secret: str = SECRET) -> Starlette:
@@ -142,6 +150,23 @@ def test_legacy_cookie_under_another_name_is_expired(
     assert [name for name, _, _ in jar(client)] == ["__Host-session"]
     assert "session=" not in sent_cookies(second).replace("__Host-session=", "")
     assert second.json()["user"] == "alice"
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_legacy_cookie_moves_over_on_a_request_that_never_touches_the_session(
+    switch: SwitchableASGI, client: TestClient, lazy: bool
+) -> None:
+    """An app that ignores the session still migrates it and expires the legacy cookie,
+    with ``lazy=True`` too (the WSGI middleware does the same)."""
+    app = switch.current = switched(cookie_name="__Host-session", lazy=lazy)
+
+    response = client.get("/ignore")
+
+    assert response.text == "ignored"
+    ((name, _, value),) = jar(client)
+    assert name == "__Host-session"
+    assert opens(engine_of(app), "__Host-session", value) == EXPECTED
+    assert set_cookies(client.get("/ignore")) == []
 
 
 def test_tampered_legacy_cookie_gives_a_fresh_session(
