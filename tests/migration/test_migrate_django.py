@@ -68,9 +68,11 @@ def check_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | N
     results: dict[str, str | None] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         problem = next((child for child in case if child.tag in ("failure", "error")), None)
-        results[case.attrib["name"]] = (
-            None if problem is None else f"{problem.tag}: {problem.text or problem.attrib}"
-        )
+        name = case.attrib["name"].partition("[")[0]  # parametrized cases report together
+        if results.get(name) is None:
+            results[name] = (
+                None if problem is None else f"{problem.tag}: {problem.text or problem.attrib}"
+            )
     return results
 
 

@@ -195,6 +195,21 @@ def test_legacy_cookie_under_another_name_is_expired(switch: Switch, client: htt
     assert second.json()["user"] == "alice"
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_legacy_cookie_moves_over_on_a_request_that_never_touches_the_session(
+    switch: Switch, client: httpx.Client, lazy: bool
+) -> None:
+    """A view that ignores the session still migrates it and expires Django's cookie,
+    with ``lazy=True`` too."""
+    switch.current = cookiesess_app(cookie_name="cs", lazy=lazy)
+
+    response = client.get("/ignore/")
+
+    assert response.json() == {}
+    assert [name for name, _, _ in session_cookies(client)] == ["cs"]
+    assert client.get("/private/").json()["user"] == "alice"
+
+
 def test_legacy_cookie_of_the_same_name_on_another_path_is_expired(
     switch: Switch, client: httpx.Client
 ) -> None:

@@ -28,7 +28,13 @@ def expire_in_an_hour(request: HttpRequest) -> JsonResponse:
     return whoami(request)
 
 
+def ignore(request: HttpRequest) -> JsonResponse:
+    """A view that never touches the session."""
+    return JsonResponse({})
+
+
 urlpatterns = [
+    path("ignore/", ignore),
     path("login/", auth_views.LoginView.as_view()),
     path("private/", login_required(whoami)),
     path("whoami/", whoami),
