@@ -111,7 +111,7 @@ def _domain_key(domain: str | None) -> str | None:
 class Migration:
     """The legacy readers of one configuration, and where our cookies meet theirs."""
 
-    __slots__ = ("_chunk_names", "_name", "_ours", "_until", "readers")
+    __slots__ = ("_chunk_names", "_legacy_names", "_name", "_ours", "_until", "readers")
 
     def __init__(
         self,
@@ -124,10 +124,15 @@ class Migration:
         partitioned: bool,
     ) -> None:
         self.readers = tuple(readers)
+        self._legacy_names = frozenset(reader.cookie_name for reader in self.readers)
         self._until = None if until is None else until.timestamp()
         self._name = names[0]
         self._chunk_names = frozenset(names)
         self._ours = (path, _domain_key(domain), partitioned)
+
+    def came(self, cookies: Mapping[str, str]) -> bool:
+        """Whether `cookies` hold a cookie of a reader's name (cheap: names only)."""
+        return not self._legacy_names.isdisjoint(cookies)
 
     def read(
         self, cookies: Mapping[str, str], now: int

@@ -110,6 +110,7 @@ class SessionMiddleware:
         self._lazy_inline = self._lazy and self._inline
         self._auto = config.secure == "auto"
         self._trust_proxy = config.trust_proxy
+        self._migrating = bool(config.migrate_from)  # else no need to parse for legacy cookies
 
     def __repr__(self) -> str:
         return f"SessionMiddleware({self.app!r}, engine={self.engine!r})"
@@ -128,6 +129,8 @@ class SessionMiddleware:
         if self._lazy_inline:
             # The Cookie header is read if the app opens the session.
             session, cookies = _HeaderLazySession(self.engine, scope["headers"]), None
+            if self._migrating and self.engine.carries_legacy(session.parsed()):
+                session.open()  # migrated, or expired, whether or not the app opens it
         elif self._inline:
             cookies = _parse(scope["headers"])
             try:
@@ -185,6 +188,8 @@ class SessionMiddleware:
         if self._lazy and not engine.needs_store(cookies):
             # A store reference must be loaded (awaited) now; anything else waits.
             session = LazySession(lambda: engine.load(cookies))
+            if engine.carries_legacy(cookies):
+                session.open()  # migrated, or expired, whether or not the app opens it
         else:
             try:
                 loaded = await engine.aload(cookies)
@@ -267,15 +272,20 @@ class _HeaderLazySession(LazySession):
         # No closure for a loader: one object a request, with the cookies for the commit.
         self._engine = engine
         self._headers = headers
-        self.cookies = _NO_COOKIES
+        self.cookies = _UNPARSED
         self.loaded = None
+
+    def parsed(self) -> Mapping[str, str]:
+        """The request's cookies, parsed on first call."""
+        if self.cookies is _UNPARSED:
+            self.cookies = _parse(self._headers)
+        return self.cookies
 
     def open(self) -> Session:
         """Open the cookie now and return the underlying `Session`."""
         session = self.loaded
         if session is None:
-            cookies = self.cookies = _parse(self._headers)
-            session = self.loaded = self._engine.load(cookies)
+            session = self.loaded = self._engine.load(self.parsed())
         return session
 
 
@@ -353,6 +363,8 @@ async def _store_failed(send: Send, doing: str) -> None:
 
 
 _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
+_UNPARSED: Mapping[str, str] = MappingProxyType({})
+"""A lazy session's cookies until it parses them (no Cookie header reads as none)."""
 
 
 async def _dropped() -> None:

@@ -214,6 +214,14 @@ class SessionEngine:
                 continue
         return False
 
+    def carries_legacy(self, cookies: Mapping[str, str]) -> bool:
+        """Return whether the cookies hold one a ``migrate_from`` reader reads (cheap, no crypto).
+
+        A lazy session is opened for such a request whether or not the app
+        touches it, so the legacy cookie is migrated, or expired, on every path.
+        """
+        return self._migration is not None and self._migration.came(cookies)
+
     def new_session(self, *, now: float | None = None) -> Session:
         """Return a fresh, empty session."""
         return self._opener.fresh(self._now(now))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from ._frameworks import build_engine
 from ._http import STORE_UNAVAILABLE, WSGI, with_session_headers
 from .cookies import parse_cookie_header, request_is_secure
-from .engine import LegacyReader, SessionEngine
+from .engine import SessionEngine
 from .exceptions import StoreError
 from .keys import Keyring
 from .session import LazySession, Session
@@ -79,8 +79,7 @@ class SessionMiddleware:
         self._lazy = config.lazy
         self._auto = config.secure == "auto"
         self._trust_proxy = config.trust_proxy
-        readers = cast("tuple[LegacyReader, ...]", config.migrate_from)  # a tuple once checked
-        self._legacy_names = frozenset(reader.cookie_name for reader in readers)
+        self._migrating = bool(config.migrate_from)  # else no need to parse for legacy cookies
 
     def __repr__(self) -> str:
         return f"SessionMiddleware({self.app!r}, engine={self.engine!r})"
@@ -215,8 +214,8 @@ class _Exchange:
 
     def _legacy_came(self) -> bool:
         """Whether the request carries a cookie of a ``migrate_from`` reader."""
-        names = self.middleware._legacy_names
-        return bool(names) and not names.isdisjoint(self.cookies.get())
+        middleware = self.middleware
+        return middleware._migrating and middleware.engine.carries_legacy(self.cookies.get())
 
     def fail(self) -> Callable[[bytes], object]:
         """Start a 503 instead of the app's response; the app's output is dropped."""

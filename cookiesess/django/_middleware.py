@@ -167,7 +167,10 @@ class SessionMiddleware(_DjangoSessionMiddleware):  # type: ignore[misc]  # subc
     # -- shared steps ------------------------------------------------------
 
     def _lazy_session(self, cookies: Mapping[str, str]) -> LazyDjangoSession:
-        return LazyDjangoSession(lambda: self._prepare(self.engine.load(cookies), cookies))
+        session = LazyDjangoSession(lambda: self._prepare(self.engine.load(cookies), cookies))
+        if self.engine.carries_legacy(cookies):
+            session.open()  # migrated, or expired, whether or not a view touches it
+        return session
 
     def _prepare(self, session: Any, cookies: Mapping[str, str]) -> DjangoSession:
         prepare(session, self.engine, cookies, cookie_age=self._cookie_age)

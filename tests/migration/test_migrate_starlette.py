@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from cookiesess import ConfigurationError
 from cookiesess.asgi import SessionMiddleware
 from cookiesess.legacy import StarletteSessionReader
+from cookiesess.stores import SQLiteStore
 from tests.helpers import SECRET_A, ring_of
 from tests.migration._support import (
     SwitchableASGI,
@@ -152,13 +154,15 @@ def test_legacy_cookie_under_another_name_is_expired(
     assert second.json()["user"] == "alice"
 
 
+@pytest.mark.parametrize("store", [False, True], ids=["no store", "a store to await"])
 @pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 def test_legacy_cookie_moves_over_on_a_request_that_never_touches_the_session(
-    switch: SwitchableASGI, client: TestClient, lazy: bool
+    switch: SwitchableASGI, client: TestClient, lazy: bool, store: bool, tmp_path: Path
 ) -> None:
     """An app that ignores the session still migrates it and expires the legacy cookie,
     with ``lazy=True`` too (the WSGI middleware does the same)."""
-    app = switch.current = switched(cookie_name="__Host-session", lazy=lazy)
+    options: dict[str, Any] = {"store": SQLiteStore(tmp_path / "s.db")} if store else {}
+    app = switch.current = switched(cookie_name="__Host-session", lazy=lazy, **options)
 
     response = client.get("/ignore")
 
