@@ -195,3 +195,17 @@ class TestExpiring:
 
         assert len(lines) == 1
         assert lines[0].startswith("session=AQ")
+
+
+def test_carries_legacy_names_the_requests_a_lazy_session_must_open(
+    make_engine: MakeEngine,
+) -> None:
+    """True when a reader's cookie name came (valid or not: opening decides), else False."""
+    migrating = make_engine(
+        cookie_name="__Host-s", migrate_from=[FlaskSessionReader(SECRET, cookie_name="old")]
+    )
+
+    assert migrating.carries_legacy({"old": flask_cookie({"user": "alice"})})
+    assert migrating.carries_legacy({"__Host-s": "x", "old": "junk"})
+    assert not migrating.carries_legacy({"__Host-s": "x", "other": "y"})
+    assert not make_engine().carries_legacy({"old": "x", "session": "y"})
