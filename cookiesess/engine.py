@@ -217,8 +217,7 @@ class SessionEngine:
     def carries_legacy(self, cookies: Mapping[str, str]) -> bool:
         """Return whether the cookies hold one a ``migrate_from`` reader reads (cheap, no crypto).
 
-        A lazy session is opened for such a request whether or not the app
-        touches it, so the legacy cookie is migrated, or expired, on every path.
+        Adapters open a lazy session of such a request even if the app does not.
         """
         return self._migration is not None and self._migration.came(cookies)
 
