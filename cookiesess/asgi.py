@@ -164,12 +164,10 @@ class SessionMiddleware:
             if failed:
                 return _dropped()  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                chosen = _committed(session, inner.get("session"))
+                chosen = self._to_commit(scope, inner, session, cookies)
                 if chosen is not None:
-                    committed, accessed = chosen
-                    secure = self._secure(scope) if self._auto else None
+                    committed, jar, secure, accessed = chosen
                     try:
-                        jar = session.cookies if cookies is None else cookies  # type: ignore[union-attr]
                         set_cookies = self.engine.commit(committed, jar, secure=secure)
                     except StoreError:
                         failed = True
@@ -206,12 +204,11 @@ class SessionMiddleware:
             if failed:
                 return  # the 503 went out instead; drop the app's response
             if message["type"] == "http.response.start":
-                chosen = _committed(session, inner.get("session"))
+                chosen = self._to_commit(scope, inner, session, cookies)
                 if chosen is not None:
-                    committed, accessed = chosen
-                    secure = self._secure(scope) if self._auto else None
+                    committed, jar, secure, accessed = chosen
                     try:
-                        set_cookies = await engine.acommit(committed, cookies, secure=secure)
+                        set_cookies = await engine.acommit(committed, jar, secure=secure)
                     except StoreError:
                         failed = True
                         await _store_failed(send, "saving")
@@ -221,6 +218,32 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(inner, receive, send_with_session)
+
+    def _to_commit(
+        self,
+        scope: Scope,
+        inner: Scope,
+        session: Session | LazySession,
+        cookies: Mapping[str, str] | None,
+    ) -> tuple[Session | LazySession, Mapping[str, str], bool | None, bool] | None:
+        """What the response start commits: the session, the request's cookies, `secure`.
+
+        Then whether the response depends on the session. None when the app left
+        a lazy session unopened (nothing to read or write). `inner` is the app's
+        scope; `cookies` None means the lazy session parsed them itself.
+        """
+        current = inner.get("session")
+        if current is not session:
+            committed: Session | LazySession = _replaced(session, current)
+            accessed = True
+        elif not isinstance(session, Session):  # lazy
+            if session.loaded is None:
+                return None
+            committed, accessed = session, True
+        else:
+            committed, accessed = session, session.accessed
+        jar = session.cookies if cookies is None else cookies  # type: ignore[union-attr]
+        return committed, jar, self._secure(scope) if self._auto else None, accessed
 
     def _secure(self, scope: Scope) -> bool | None:
         """Whether the request came over HTTPS, for ``secure="auto"``."""
@@ -246,21 +269,6 @@ class SessionMiddleware:
             return
         view = WebSocketSession(session, session.id)
         await self.app({**scope, "session": view}, receive, send)
-
-
-def _committed(
-    session: Session | LazySession, current: object
-) -> tuple[Session | LazySession, bool] | None:
-    """What to commit at the response start, and whether the response depends on it.
-
-    `current` is what ``scope["session"]`` holds then; None when the app left a
-    lazy session unopened (nothing to read or write).
-    """
-    if current is not session:
-        return _replaced(session, current), True
-    if not isinstance(session, Session):  # lazy
-        return None if session.loaded is None else (session, True)
-    return session, session.accessed
 
 
 class _HeaderLazySession(LazySession):
