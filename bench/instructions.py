@@ -27,6 +27,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 STACKS = ("asgi baseline", "cookiesess ASGI", "starlette SessionMiddleware", "litestar ClientSide")
+FLOOR = "asgi pass-through"
 SHORT = {"cookiesess ASGI": "cookiesess", "starlette SessionMiddleware": "starlette"}
 SHORT["litestar ClientSide"] = "litestar"
 VARIANTS = ("ignore", "read", "modify", "follow")
@@ -117,6 +118,15 @@ def report(counts: dict[str, dict[str, float]], payloads: list[str]) -> str:
             cells = [f"{over[s] / 1000:.1f} k" if s in over else "-" for s in SHORT.values()]
             ratios = [f"**{over[s] / ours:.2f}x**" if s in over else "-" for s in SHORT.values()]
             rows.append(f"| {variant} | {name} | " + " | ".join(cells + ratios[1:]) + " |")
+    floor = counts.get(FLOOR)
+    if floor:
+        rows.append(
+            "\nThe floor under every `ignore` row, a pass-through middleware (scope copy, send "
+            "wrapper, nothing else): "
+            + ", ".join(
+                f"{n} {(floor[f'ignore|{n}'] - bare[f'ignore|{n}']) / 1000:.1f} k" for n in payloads
+            )
+        )
     return "\n".join(rows)
 
 
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print("needs valgrind (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     counts = {}
-    for stack in STACKS:
+    for stack in (*STACKS, FLOOR):
         print(f"  {stack} under callgrind ...", file=sys.stderr, flush=True)
         counts[stack] = _measure(stack, payloads, args.requests)
     print(

@@ -102,6 +102,27 @@ def _asgi_scope(cookie: bytes | None) -> dict[str, Any]:
     }
 
 
+class PassThrough:
+    """The least an ASGI session middleware does: copy the scope, wrap `send`.
+
+    No cookie read, no session: its overhead is the floor under every
+    middleware's ``ignore`` row (the ``lazy=True`` and default targets).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        inner = {**scope, "session": None}  # the ASGI spec: copy the scope to change it
+
+        def send_wrapper(message: Any) -> Any:
+            if message["type"] == "http.response.start":
+                inner.get("session")  # where a session middleware decides its cookies
+            return send(message)
+
+        await self.app(inner, receive, send_wrapper)
+
+
 class _LitestarShim:
     """Stands in for the app and route handler Litestar's middleware reads."""
 
@@ -132,6 +153,7 @@ def asgi_stacks(keyring: Any) -> list[AsgiStack]:
     shim = _LitestarShim()
     return [
         AsgiStack("asgi baseline", lambda app: app, variants=("ignore",)),
+        AsgiStack("asgi pass-through", PassThrough, variants=("ignore",)),
         AsgiStack(
             "cookiesess ASGI",
             lambda app: Ours(app, keyring, max_total_bytes=LARGE_BUDGET),
@@ -214,7 +236,7 @@ def asgi_request(app: Any, variant: str, template: dict[str, Any]) -> Callable[[
 
 def asgi_seeded_cookie(loop: Loop, stack: AsgiStack, payload: dict[str, Any]) -> bytes | None:
     """The Cookie header `stack` sets for a session holding `payload` (None: no sessions)."""
-    if stack.name == "asgi baseline":
+    if stack.name in ("asgi baseline", "asgi pass-through"):
         return None
     seed_scope = {**_asgi_scope(None), **stack.extra_scope}
     seeded = _asgi_once(loop, stack.wrap(asgi_hello("seed", payload)), seed_scope)
