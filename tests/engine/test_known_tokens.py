@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import hmac
 import tracemalloc
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -138,6 +139,38 @@ def test_a_tampered_token_is_refused_after_the_original_was_remembered() -> None
     assert reasons == ["auth_failed"] * (len(raw) - after_key_id)
     assert same_lookup >= len(raw) - after_key_id - opening._KEY_CHARS  # all but the tail
     assert engine.load({"session": token}, now=NOW) == {"user": "alice"}
+
+
+def test_a_token_found_by_its_tail_is_compared_whole_in_constant_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A guess that shares a remembered token's tail must not learn, from the time the
+    comparison takes, how much of the rest it got right: `hmac.compare_digest` decides.
+
+    A guess with a non-ASCII character (a Cookie header is read as latin-1), which
+    `compare_digest` refuses as str, is refused as any other wrong token.
+    """
+    compared: list[tuple[str, str]] = []
+    compare_digest = hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        compared.append((a, b))
+        return compare_digest(a, b)
+
+    reasons: list[str] = []
+    engine = rejecting(reasons)
+    token = sealed(engine, {"user": "alice"})["session"]
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    guess = token[:20] + ("B" if token[20] == "A" else "A") + token[21:]
+    foreign = token[:20] + "\u00e9" + token[21:]
+
+    assert engine.load({"session": guess}, now=NOW).new
+    assert engine.load({"session": foreign}, now=NOW).new
+    assert engine.load({"session": token}, now=NOW) == {"user": "alice"}
+
+    assert (token, guess) in compared
+    assert (token, token) in compared
+    assert reasons == ["auth_failed", "malformed"]
 
 
 @pytest.mark.parametrize("opened", [True, False], ids=["opened", "only sealed"])
