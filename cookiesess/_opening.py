@@ -40,9 +40,6 @@ KNOWN_TOKENS: Final = 2048
 """Session tokens remembered per engine (opened or sealed here), then all forgotten at once."""
 _KNOWN_MAX_CHARS: Final = 4096
 """Only single-cookie tokens are remembered."""
-_KEY_CHARS: Final = 24
-"""A remembered token is looked up by its last characters, which hold its 128-bit GCM
-tag (hashing a whole long token costs more), then compared whole."""
 _FLAT_KEYS: Final = 16
 _FLAT_BYTES: Final = 512
 """Data of at most `_FLAT_KEYS` keys, none a container, encoded in at most this many
@@ -64,11 +61,9 @@ class Opened(NamedTuple):
 class _Known:
     """A session token this engine authenticated or sealed, as every request opening it shares."""
 
-    __slots__ = ("data", "decodes", "encoded", "frozen", "key", "meta", "reseal", "token")
+    __slots__ = ("data", "decodes", "encoded", "frozen", "key", "meta", "reseal")
 
     def __init__(self, key: Key, meta: Meta, encoded: bytes, decodes: int) -> None:
-        self.token = ""
-        """The token, once remembered."""
         self.key = key
         self.meta = meta
         self.encoded = encoded
@@ -211,8 +206,10 @@ class Opener:
         """The token's known opening, and its decoded data if decoded just now."""
         if keyring is not self._keyring:  # a new keyring may lack a key: forget all
             self._known, self._keyring = {}, keyring
-        entry = self._known.get(token[-_KEY_CHARS:])
-        if entry is not None and entry.token == token:
+        # Keyed by the whole token: a guess is compared with a remembered token only
+        # once their keyed hashes match, so no comparison tells how much of it was right.
+        entry = self._known.get(token)
+        if entry is not None:
             return entry, None
         opened = unseal(keyring, token, purpose="session", context=self._ctx)
         entry, data = self._read(opened.plaintext, opened.key)
@@ -243,8 +240,7 @@ class Opener:
             # Replaced whole (atomic under other threads); a new keyring may lack a key.
             known = self._known = {}
             self._keyring = keyring
-        entry.token = token
-        known[token[-_KEY_CHARS:]] = entry
+        known[token] = entry
 
     def _session(self, known: _Known, data: dict[str, Any] | None) -> Session:
         """A new `Session` of a known token (its state is per request)."""
