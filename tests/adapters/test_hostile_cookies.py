@@ -189,8 +189,8 @@ def test_starlette_hostile_cookies_look_like_no_cookie(lazy: bool) -> None:
 def warm_cases() -> list[tuple[str, str]]:
     """The single-token mutations of SINGLE, for an engine that already opened SINGLE.
 
-    Plus one with a non-ASCII (latin-1) character that keeps SINGLE's tail, which the
-    engine looks remembered tokens up by before comparing them whole.
+    Plus one with a non-ASCII (latin-1) character that keeps the rest of SINGLE, its
+    GCM tag included.
     """
     base = CASES[0][2]
     cases = [(kind, header) for kind, header, e in CASES if e is base and "=" in header]
