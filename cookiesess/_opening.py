@@ -208,7 +208,8 @@ class Opener:
             self._known, self._keyring = {}, keyring
         # Keyed by the whole token: a guess is compared with a remembered token only
         # once their keyed hashes match, so no comparison tells how much of it was right.
-        entry = self._known.get(token)
+        # A longer token is never remembered: no hashing it.
+        entry = self._known.get(token) if len(token) <= _KNOWN_MAX_CHARS else None
         if entry is not None:
             return entry, None
         opened = unseal(keyring, token, purpose="session", context=self._ctx)
