@@ -35,9 +35,8 @@ def sealed(engine: SessionEngine, data: dict[str, object], *, now: int = NOW) ->
 
 
 def remembered(engine: SessionEngine, token: str) -> opening._Known:
-    """What `engine` remembers of `token` (looked up as the opener does)."""
-    entry = engine._opener._known[token]
-    return entry
+    """What `engine` remembers of `token`."""
+    return engine._opener._known[token]
 
 
 def rejecting(reasons: list[str], **options: object) -> SessionEngine:
