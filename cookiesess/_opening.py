@@ -39,7 +39,8 @@ __all__ = ["KNOWN_TOKENS", "Opened", "Opener"]
 KNOWN_TOKENS: Final = 2048
 """Session tokens remembered per engine (opened or sealed here), then all forgotten at once."""
 _KNOWN_MAX_CHARS: Final = 4096
-"""Only single-cookie tokens are remembered."""
+"""A longer token (a chunked session's; one cookie holds fewer characters) is neither
+remembered nor looked up."""
 _FLAT_KEYS: Final = 16
 _FLAT_BYTES: Final = 512
 """Data of at most `_FLAT_KEYS` keys, none a container, encoded in at most this many
@@ -208,7 +209,6 @@ class Opener:
             self._known, self._keyring = {}, keyring
         # Keyed by the whole token: a guess is compared with a remembered token only
         # once their keyed hashes match, so no comparison tells how much of it was right.
-        # A longer token is never remembered: no hashing it.
         entry = self._known.get(token) if len(token) <= _KNOWN_MAX_CHARS else None
         if entry is not None:
             return entry, None
